@@ -1,0 +1,1 @@
+"""One module per layout language; each runs inside the sandbox and returns PNG + manifest."""
