@@ -261,7 +261,10 @@ def _axis_letter(tick: Any) -> str:
 
 
 def record_text(text: Any, renderer: Any, capture: Capture, annotation_cls: type) -> None:
-    bbox = text.get_window_extent(renderer)
+    from matplotlib.text import Text
+
+    # Text's own extent: an Annotation's get_window_extent would include its arrow.
+    bbox = Text.get_window_extent(text, renderer)
     if bbox.width <= 0 or bbox.height <= 0:
         return
     role, kind = capture.roles.get(id(text), ("", ""))

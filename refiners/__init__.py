@@ -1,0 +1,1 @@
+"""Image refiners behind one protocol (host side; torch and diffusers are imported lazily)."""
