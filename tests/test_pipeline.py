@@ -9,8 +9,8 @@ import pytest
 
 from cocogen.errors import NotUnderstood, UsageError
 from cocogen.pipeline import Pipeline
-from cocogen.record import _umask
 from cocogen.planning.fake import FakeBackend
+from cocogen.record import _umask
 from cocogen.registry import load_backend
 from cocogen.types import Canvas, CheckReport, LayoutManifest, Program, Request, RunRecord
 
