@@ -5,12 +5,41 @@ This is the only module that converts between the sandbox's plain JSON and `coco
 
 from __future__ import annotations
 
+import atexit
+import os
+import threading
+
 from pydantic import ValidationError
 
+from cocogen.errors import SandboxError
 from cocogen.registry import renderer_entry
 from cocogen.types import Draft, LayoutManifest, Program, RenderFailure, Request
-from sandbox.runner import Runner, SubprocessRunner
+from sandbox.runner import Runner
 from sandbox.wire import Job, JobResult, Limits
+
+_default: tuple[int, Runner] | None = None
+_default_lock = threading.Lock()
+
+
+def default_runner() -> Runner:
+    """The process-wide runner, started on first use and closed at exit.
+
+    The warm pool where it can start; `COCOGEN_SANDBOX=auto|pool|subprocess`,
+    `COCOGEN_SANDBOX_WORKERS` and `COCOGEN_SANDBOX_REQUIRE` choose (see `sandbox.config`).
+    """
+    global _default
+    with _default_lock:
+        if _default is None or _default[0] != os.getpid():  # a forked process starts its own
+            from sandbox.config import runner_from_environment
+            from sandbox.layers import SandboxUnavailable
+
+            try:
+                runner = runner_from_environment()
+            except SandboxUnavailable as exc:
+                raise SandboxError(str(exc)) from exc
+            atexit.register(runner.close)
+            _default = (os.getpid(), runner)
+        return _default[1]
 
 
 def make_job(program: Program, request: Request, limits: Limits | None = None) -> Job:
@@ -50,10 +79,4 @@ def render_program(
     program: Program, request: Request, runner: Runner | None = None, limits: Limits | None = None
 ) -> tuple[Draft, list[str]]:
     job = make_job(program, request, limits)
-    own = runner is None
-    active = runner or SubprocessRunner()
-    try:
-        return to_draft(active.run(job))
-    finally:
-        if own:
-            active.close()
+    return to_draft((runner or default_runner()).run(job))

@@ -1,12 +1,15 @@
-"""The jailed side of a job: `python -I -m sandbox.child WORKDIR`.
+"""The jailed side of a job: run the renderer, turn whatever goes wrong into a failure.
 
-Reads `WORKDIR/job.json`, lowers its own resource limits, moves into `WORKDIR/out`, runs the
-renderer named by the job and writes `WORKDIR/result.json` (temp file, then rename).  Whatever the
-program does wrong becomes a failure in the result; the process exit code is only a fallback.
+`execute` is shared by both runners: the pool calls it in a child forked from a warm worker (after
+`sandbox.jail.enter`), the one-shot runner in a fresh `python -I -m sandbox.child WORKDIR`, which
+reads `WORKDIR/job.json`, lowers its own resource limits, moves into `WORKDIR/out` and writes
+`WORKDIR/result.json` (temp file, then rename).  Whatever the program does wrong becomes a failure
+in the result; the process exit code is only a fallback.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import resource
@@ -18,16 +21,21 @@ from pathlib import Path
 
 from sandbox.wire import Job, JobResult, Limits, RenderError, RenderOutput, png_size
 
+RenderFunction = Callable[[Job, Path], RenderOutput]
 
-def apply_limits(limits: Limits) -> None:
-    mb = 1024 * 1024
+MIB = 1024 * 1024
+
+
+def apply_limits(limits: Limits, processes: int | None = None) -> None:
     pairs = [
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_CPU, limits.cpu_s),
-        (resource.RLIMIT_AS, limits.address_space_mb * mb),
+        (resource.RLIMIT_AS, limits.address_space_mb * MIB),
         (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
+        (resource.RLIMIT_FSIZE, limits.file_size_mb * MIB),
     ]
+    if processes is not None:
+        pairs.append((resource.RLIMIT_NPROC, processes))
     for which, value in pairs:
         _soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
@@ -39,40 +47,72 @@ def apply_limits(limits: Limits) -> None:
         resource.setrlimit(which, (value, new_hard))
 
 
-def resolve(entry: str) -> Callable[[Job, Path], RenderOutput]:
+def resolve(entry: str) -> RenderFunction:
     module_name, _, attr = entry.partition(":")
     if not module_name or not attr:
         raise RenderError("error", f"bad renderer entry point {entry!r}: expected module:function")
-    func: Callable[[Job, Path], RenderOutput] = getattr(importlib.import_module(module_name), attr)
+    func: RenderFunction = getattr(importlib.import_module(module_name), attr)
     return func
 
 
-def run_job(workdir: Path) -> JobResult:
+def classify(kind: str, message: str, limits: Limits) -> tuple[str, str]:
+    """Give failures that are really the sandbox saying no a kind and a message that say so."""
+    if kind != "error":
+        return kind, message
+    if message.startswith("MemoryError"):
+        return "limit", f"memory limit ({limits.address_space_mb} MiB) exceeded"
+    if message.startswith(("PermissionError", "OSError: [Errno 1]")):
+        return "refused", f"the sandbox refused: {message}"
+    if f"[Errno {errno.EFBIG}]" in message:
+        return "limit", f"file size limit ({limits.file_size_mb} MiB) exceeded"
+    if f"[Errno {errno.ENOSPC}]" in message or f"[Errno {errno.EDQUOT}]" in message:
+        return "limit", f"scratch space exhausted ({message})"
+    return kind, message
+
+
+def execute(job: Job, workdir: Path, render: RenderFunction) -> JobResult:
+    """Run `render` in the current directory (the job's output dir); never raises."""
     started = time.perf_counter()
-    job = Job.from_json((workdir / "job.json").read_text(encoding="utf-8"))
-    out_dir = workdir / "out"
-    out_dir.mkdir(exist_ok=True)
-    render = resolve(job.renderer)
-    apply_limits(job.limits)
-    os.chdir(out_dir)
     try:
         output = render(job, workdir)
     except RenderError as exc:
-        return JobResult.failed(exc.kind, exc.message, exc.traceback_tail)
+        kind, message = classify(exc.kind, exc.message, job.limits)
+        return JobResult.failed(kind, message, exc.traceback_tail)
     except MemoryError:
         return JobResult.failed(
             "limit", f"memory limit ({job.limits.address_space_mb} MiB) exceeded"
         )
     except BaseException as exc:  # noqa: BLE001 - renderer bugs are reported, not raised
         tail = "".join(traceback.format_exception(exc))[-3000:]
-        return JobResult.failed("error", f"renderer failed: {type(exc).__name__}: {exc}", tail)
-    png = Path(output.png_path).read_bytes()
-    size = png_size(png)
-    if size is None:
+        kind, message = classify(
+            "error", f"renderer failed: {type(exc).__name__}: {exc}", job.limits
+        )
+        return JobResult.failed(kind, message, tail)
+    try:
+        png = Path(output.png_path).read_bytes()
+    except (OSError, TypeError, AttributeError) as exc:
+        return JobResult.failed("invalid_output", f"the renderer's image is unreadable: {exc}")
+    if png_size(png) is None:
         return JobResult.failed("invalid_output", "the renderer wrote no valid PNG")
     result = JobResult(png=png, manifest=output.manifest, engine=output.engine, notes=output.notes)
     result.timings["child_total_s"] = round(time.perf_counter() - started, 4)
     return result
+
+
+def run_job(workdir: Path) -> JobResult:
+    job = Job.from_json((workdir / "job.json").read_text(encoding="utf-8"))
+    out_dir = workdir / "out"
+    out_dir.mkdir(exist_ok=True)
+    render = resolve(job.renderer)
+    # A renderer may first start what cannot run under the limits (Chromium for renderers/html.py,
+    # V8 for renderers/vegalite.py): `prepare(job)` in its module may return adjusted Limits.
+    limits = job.limits
+    prepare = getattr(sys.modules.get(render.__module__), "prepare", None)
+    if callable(prepare):
+        limits = prepare(job) or limits
+    apply_limits(limits)
+    os.chdir(out_dir)
+    return execute(job, workdir, render)
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from sandbox.wire import Job, JobResult, png_size
+from sandbox import outcome
+from sandbox.layers import DESCRIPTIONS
+from sandbox.wire import Job, JobResult
 
 # Variables a job may see, copied from the host when set.  Everything else is dropped.
 PASSTHROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TZ")
@@ -33,6 +35,24 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
+# What the one-shot runner does and does not apply (the pool reports its own, probed for real).
+SUBPROCESS_LAYERS: dict[str, tuple[bool, str]] = {
+    "warm_workers": (False, "one fresh interpreter per job (~0.5 s of imports each)"),
+    "process_group": (True, DESCRIPTIONS["process_group"]),
+    "scrubbed_env": (True, DESCRIPTIONS["scrubbed_env"]),
+    "private_workdir": (True, "a temp dir per job, removed afterwards"),
+    "rlimits": (True, "CPU, address space, open files, file size, no core dumps"),
+    "uid": (False, "not applied by the subprocess runner (use the pool)"),
+    "netns": (False, "not applied by the subprocess runner (use the pool)"),
+    "scratch_quota": (False, "not applied by the subprocess runner (use the pool)"),
+    "landlock": (False, "not applied by the subprocess runner (use the pool)"),
+    "seccomp": (False, "not applied by the subprocess runner (use the pool)"),
+    "wall_timeout": (True, "process group killed at the wall-clock limit"),
+    "output_caps": (True, "stdout/stderr capped by the file size limit"),
+    "orphan_reaping": (False, "left to init (processes are killed with the job's group)"),
+}
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("COCOGEN_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cocogen"
@@ -40,12 +60,14 @@ def default_cache_dir() -> Path:
     return Path(base)
 
 
-def child_environment(workdir: Path, cache_dir: Path) -> dict[str, str]:
+def child_environment(
+    workdir: Path, cache_dir: Path, home: Path | None = None, tmpdir: Path | None = None
+) -> dict[str, str]:
     """The complete environment of a job: an allow-list, never a copy of the host's."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(workdir),
-        "TMPDIR": str(workdir / "tmp"),
+        "HOME": str(home or workdir),
+        "TMPDIR": str(tmpdir or workdir / "tmp"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONHASHSEED": "0",
@@ -75,34 +97,17 @@ def _tail(path: Path, limit: int) -> str:
         return ""
 
 
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
 def validate(result: JobResult) -> JobResult:
-    """Check what the child claims: the PNG decodes and the manifest has the PNG's size."""
-    if result.failure is not None:
-        return result
-    if result.png is None or result.manifest is None:
-        return JobResult.failed("invalid_output", "the job returned no image or no manifest")
-    size = png_size(result.png)
-    if size is None:
-        return JobResult.failed("invalid_output", "the job's image is not a PNG")
-    manifest_size = (result.manifest.get("width"), result.manifest.get("height"))
-    if manifest_size != size or not isinstance(result.manifest.get("elements"), list):
-        return JobResult.failed(
-            "invalid_output",
-            f"the manifest ({manifest_size[0]}x{manifest_size[1]}) does not describe the image "
-            f"({size[0]}x{size[1]})",
-        )
-    return result
+    """Kept for callers of the first runner; see `sandbox.outcome`."""
+    return outcome.validate(result)
 
 
 class SubprocessRunner:
     """A fresh `python -I -m sandbox.child` per job."""
+
+    name = "subprocess"
+    fallback_reason = ""
+    """Why the pool is not used, when this runner stands in for it."""
 
     def __init__(self, python: str | None = None, cache_dir: Path | None = None) -> None:
         self.python = python or sys.executable
@@ -110,6 +115,16 @@ class SubprocessRunner:
 
     def close(self) -> None:
         pass
+
+    def layers(self) -> dict[str, dict[str, object]]:
+        found: dict[str, dict[str, object]] = {}
+        for name, (active, detail) in SUBPROCESS_LAYERS.items():
+            if name == "warm_workers" and self.fallback_reason:
+                detail += f"; no pool: {self.fallback_reason}"
+            found[name] = {"active": active, "detail": detail}
+        available, detail = outcome.crosscheck_available()
+        found["manifest_crosscheck"] = {"active": available, "detail": detail}
+        return found
 
     def __enter__(self) -> SubprocessRunner:
         return self
@@ -172,27 +187,9 @@ class SubprocessRunner:
                 "timeout", f"the program ran longer than {job.limits.wall_s:g} s and was stopped"
             )
         elif result_path.exists():
-            try:
-                result = validate(JobResult.from_json(result_path.read_text(encoding="utf-8")))
-            except (ValueError, TypeError, KeyError) as exc:
-                result = JobResult.failed("invalid_output", f"unreadable result: {exc}")
+            result = outcome.accept(result_path.read_text(encoding="utf-8", errors="replace"))
         else:
-            result = self._crash(proc.returncode, job, tails["stderr_tail"])
+            code, sig = (None, -proc.returncode) if proc.returncode < 0 else (proc.returncode, None)
+            result = outcome.crashed(job, code, sig, tails["stderr_tail"])
         result.stdout_tail, result.stderr_tail = tails["stdout_tail"], tails["stderr_tail"]
         return result
-
-    @staticmethod
-    def _crash(returncode: int, job: Job, stderr_tail: str) -> JobResult:
-        if returncode < 0:
-            sig = -returncode
-            if sig == signal.SIGXCPU:
-                return JobResult.failed("limit", f"CPU time limit ({job.limits.cpu_s} s) exceeded")
-            if sig == signal.SIGXFSZ:
-                return JobResult.failed(
-                    "limit", f"file size limit ({job.limits.file_size_mb} MiB) exceeded"
-                )
-            return JobResult.failed("crash", f"the program was killed by {_signal_name(sig)}")
-        last = stderr_tail.strip().splitlines()[-1:] or [""]
-        return JobResult.failed(
-            "crash", f"the program exited with code {returncode} before finishing: {last[0]}"
-        )

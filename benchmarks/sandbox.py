@@ -1,0 +1,264 @@
+"""Sandbox speed: the warm pool against in-process rendering (the floor) and a fresh interpreter
+per chart, on real matplotlib code, all in one run.
+
+Charts: `--charts` scripts picked evenly from matplotlib's own gallery
+(`../shared/corpora/get-matplotlib-gallery`; scripts that need GUI toolkits, LaTeX or packages
+beyond matplotlib/numpy are left out, and so are the few that fail in-process), plus a 12-bar
+1024x768 chart.  Every mode renders the same charts through the same renderer
+(`renderers.matplotlib:render`, manifest capture included):
+
+  (a) in-process   the renderer called in this (warm) process, one fresh cwd per chart
+  (b) fresh        `SubprocessRunner`: a new `python -I -m sandbox.child` per chart
+  (c) pool         `WorkerPool` with every job layer the machine has, 1 worker and 2 workers
+                   (2 client threads); plus 1 worker with no job layers, to show their cost
+
+(a), (c) with 1 worker and (c) without layers run `--rounds` times, interleaved, and the best
+round of each is kept (this machine is shared: trust ratios within the run, not absolute times).
+
+A second table compares one cold render as a CLI run does it: a new Python process that creates
+the default runner (`COCOGEN_SANDBOX=subprocess` or `pool`) and renders one chart, alternated
+`--cold` times each.
+
+Run: .venv/bin/python benchmarks/sandbox.py [--charts 40] [--rounds 2] [--cold 5] [--gallery DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+# This file is named after the package it measures: keep its own folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from sandbox import Job, JobResult, Limits, SubprocessRunner  # noqa: E402
+from sandbox.pool import WorkerPool  # noqa: E402
+from sandbox.runner import Runner  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FETCH = REPO.parent / "shared" / "corpora" / "get-matplotlib-gallery"
+RENDERER = "renderers.matplotlib:render"
+SKIP_DIRS = {"animation", "event_handling", "user_interfaces", "widgets"}
+ALLOWED_IMPORTS = {"matplotlib", "mpl_toolkits", "numpy"} | set(sys.stdlib_module_names)
+LIMITS = Limits(wall_s=60, cpu_s=30)
+
+TWELVE_BARS = """
+import matplotlib.pyplot as plt
+months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+values = [12, 15, 11, 18, 21, 25, 24, 22, 19, 16, 14, 20]
+fig, ax = plt.subplots(figsize=(10.24, 7.68), dpi=100)
+bars = ax.bar(months, values, color="#4c72b0")
+ax.bar_label(bars)
+ax.set_title("Monthly signups, 2024")
+ax.set_xlabel("Month")
+ax.set_ylabel("Signups (thousands)")
+"""
+
+COLD_SCRIPT = """
+import sys, time
+started = time.perf_counter()
+from cocogen.rendering import default_runner
+from sandbox import Job, Limits
+runner = default_runner()
+result = runner.run(Job(renderer=sys.argv[1], source=sys.argv[2], limits=Limits(wall_s=60)))
+assert result.ok, result.failure
+runner.close()
+print(time.perf_counter() - started)
+"""
+
+
+def gallery_scripts(gallery: Path) -> list[Path]:
+    found = []
+    for path in sorted(gallery.rglob("*.py")):
+        rel = path.relative_to(gallery)
+        if rel.parts[1] in SKIP_DIRS or "sgskip" in path.name:
+            continue
+        source = path.read_text(encoding="utf-8")
+        if "usetex" in source:
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        tops = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                tops |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                tops.add(node.module.split(".")[0])
+        if not tops - ALLOWED_IMPORTS:
+            found.append(path)
+    return found
+
+
+def fetch_gallery(dest: Path) -> Path:
+    if not (dest / "examples").is_dir():
+        if not FETCH.exists():
+            sys.exit(f"no gallery: {FETCH} is missing; pass --gallery DIR")
+        subprocess.run(["bash", str(FETCH), str(dest)], check=True, capture_output=True)
+    return dest
+
+
+def in_process(job: Job) -> JobResult:
+    from renderers.matplotlib import render
+    from sandbox.child import execute
+
+    cwd = os.getcwd()
+    output = io.StringIO()  # the pool captures a job's output too; a terminal would be slower
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        contextlib.redirect_stdout(output),
+        contextlib.redirect_stderr(output),
+    ):
+        os.chdir(tmp)
+        try:
+            return execute(job, Path(tmp), render)
+        finally:
+            os.chdir(cwd)
+
+
+def measure(
+    label: str, jobs: list[Job], call: Callable[[Job], JobResult], threads: int = 1
+) -> dict[str, float | str]:
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+
+    def one(job: Job) -> None:
+        nonlocal failures
+        started = time.perf_counter()
+        result = call(job)
+        elapsed = time.perf_counter() - started
+        with lock:
+            latencies.append(elapsed)
+            failures += not result.ok
+
+    started = time.perf_counter()
+    if threads == 1:
+        for job in jobs:
+            one(job)
+    else:
+        with ThreadPoolExecutor(threads) as executor:
+            list(executor.map(one, jobs))
+    total = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "mode": label,
+        "charts_s": len(jobs) / total,
+        "median_ms": statistics.median(latencies) * 1000,
+        "p90_ms": latencies[int(0.9 * (len(latencies) - 1))] * 1000,
+        "total_s": total,
+        "failed": failures,
+    }
+
+
+def best(rows: list[dict[str, float | str]]) -> dict[str, float | str]:
+    return max(rows, key=lambda row: float(row["charts_s"]))
+
+
+def cold_runs(count: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"subprocess": [], "pool": []}
+    for _ in range(count):
+        for kind in times:
+            env = {**os.environ, "COCOGEN_SANDBOX": kind}
+            with tempfile.TemporaryDirectory() as tmp:
+                proc = subprocess.run(
+                    [sys.executable, "-c", COLD_SCRIPT, RENDERER, TWELVE_BARS],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    cwd=tmp,
+                    check=True,
+                )
+            times[kind].append(float(proc.stdout.strip().splitlines()[-1]))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--charts", type=int, default=40, help="gallery scripts (default 40)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cold", type=int, default=5, help="cold renders per runner kind")
+    parser.add_argument("--gallery", type=Path, default=None)
+    args = parser.parse_args()
+
+    gallery = args.gallery or fetch_gallery(Path(tempfile.gettempdir()) / "cocogen-mpl-gallery")
+    candidates = gallery_scripts(gallery)
+    from renderers.matplotlib import warm_up
+
+    warm_up()
+    # Untimed pass: drops scripts that fail in-process, and warms this process's imports (so
+    # (a) is the tightest floor we can get).
+    step = max(1, len(candidates) // (args.charts * 2))
+    jobs: list[Job] = []
+    names: list[str] = []
+    for path in candidates[::step]:
+        job = Job(renderer=RENDERER, source=path.read_text(encoding="utf-8"), limits=LIMITS)
+        if in_process(job).ok:
+            jobs.append(job)
+            names.append(str(path.relative_to(gallery)))
+        if len(jobs) == args.charts:
+            break
+    jobs.append(Job(renderer=RENDERER, source=TWELVE_BARS, limits=LIMITS))
+    in_process(jobs[-1])
+    print(f"{len(jobs)} charts: {len(jobs) - 1} gallery scripts + the 12-bar chart")
+
+    rows: dict[str, list[dict[str, float | str]]] = {}
+    with (
+        WorkerPool(1, prewarm=True, preload=[RENDERER]) as one,
+        WorkerPool(1, prewarm=True, preload=[RENDERER], layers=[]) as bare,
+    ):
+        layer_names = [n for n, s in one.layer_status().items() if s.active]
+        for _ in range(args.rounds):
+            rows.setdefault("a", []).append(measure("(a) in-process", jobs, in_process))
+            rows.setdefault("c1", []).append(measure("(c) pool, 1 worker", jobs, one.run))
+            rows.setdefault("c0", []).append(
+                measure("(c) pool, 1 worker, no job layers", jobs, bare.run)
+            )
+    with WorkerPool(2, prewarm=True, preload=[RENDERER]) as two:
+        rows["c2"] = [measure("(c) pool, 2 workers", jobs, two.run, threads=2)]
+    fresh: Runner = SubprocessRunner()
+    rows["b"] = [measure("(b) fresh interpreter", jobs, fresh.run)]
+
+    a, b, c1 = best(rows["a"]), best(rows["b"]), best(rows["c1"])
+    print(f"\nactive layers of the pool: {', '.join(layer_names)}\n")
+    print("| mode | charts/s | median ms | p90 ms | failed | vs (a) | vs (b) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for key in ("a", "b", "c0", "c1", "c2"):
+        row = best(rows[key])
+        rate = float(row["charts_s"])
+        print(
+            f"| {row['mode']} | {rate:.2f} | {float(row['median_ms']):.0f} | "
+            f"{float(row['p90_ms']):.0f} | {row['failed']} | "
+            f"{rate / float(a['charts_s']):.2f}x | {rate / float(b['charts_s']):.2f}x |"
+        )
+    print(
+        f"\n(c) 1 worker / (a): {float(c1['charts_s']) / float(a['charts_s']):.2f}x  "
+        f"(target >= 0.9);  (c) 1 worker / (b): "
+        f"{float(c1['charts_s']) / float(b['charts_s']):.2f}x (target >= 4)"
+    )
+
+    if args.cold:
+        cold = cold_runs(args.cold)
+        print(f"\ncold single render in a new process (as one CLI run), {args.cold} runs each:\n")
+        print("| runner | median s | min s | max s |")
+        print("|---|---:|---:|---:|")
+        for kind, times in cold.items():
+            print(
+                f"| {kind} | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Frames between the pool (host) and its workers: a 4-byte big-endian length, then UTF-8 JSON.
+
+Reads take a deadline, so a hung or dead worker is noticed instead of waited on forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import time
+from typing import Any
+
+MAX_FRAME = 512 * 1024 * 1024
+
+
+class ChannelClosed(Exception):
+    """The other end went away (or sent garbage, or missed the deadline)."""
+
+
+def write_frame(fd: int, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload).encode("utf-8")
+    view = memoryview(len(data).to_bytes(4, "big") + data)
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except (BrokenPipeError, OSError) as exc:
+        raise ChannelClosed(f"write failed: {exc}") from exc
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        if deadline is not None:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                raise ChannelClosed("no answer before the deadline")
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                raise ChannelClosed("no answer before the deadline")
+        try:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+        except OSError as exc:
+            raise ChannelClosed(f"read failed: {exc}") from exc
+        if not chunk:
+            raise ChannelClosed("the other end closed the channel")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, deadline: float | None = None) -> dict[str, Any]:
+    size = int.from_bytes(_read_exact(fd, 4, deadline), "big")
+    if size > MAX_FRAME:
+        raise ChannelClosed(f"frame of {size} bytes is too large")
+    try:
+        payload = json.loads(_read_exact(fd, size, deadline))
+    except ValueError as exc:
+        raise ChannelClosed(f"unreadable frame: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ChannelClosed("frame is not a JSON object")
+    return payload

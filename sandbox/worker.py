@@ -1,0 +1,603 @@
+"""One warm worker of the pool: `python -I -m sandbox.worker`, driven by frames on stdin/stdout.
+
+The worker imports each renderer once (and runs its `warm_up`), then forks one child per job and
+supervises it: wall-clock timeout, capped stdout/stderr/result pipes, the job's process group
+killed at the end, every orphan reaped (the worker is a child subreaper).  It never runs job code
+itself: everything a job does happens in the child, after `sandbox.jail.enter`.
+
+At start-up it probes the job layers for real in a throw-away child and reports which are active
+and why not; jobs then get exactly the layers that worked (a renderer's `SANDBOX` profile may
+relax some, and a job whose renderer relaxes a required layer is refused).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import os
+import selectors
+import sys
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sandbox import jail, landlock, layers, linux, mountview, probe, reaping, seccomp
+from sandbox.child import execute
+from sandbox.jail import LayerFailed, Plan
+from sandbox.layers import LayerStatus, Profile
+from sandbox.protocol import ChannelClosed, read_frame, write_frame
+from sandbox.runner import child_environment
+from sandbox.wire import Job, JobResult
+
+READ_PATHS = (
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/fonts",
+    "/var/cache/fontconfig",
+    "/sys/devices/system/cpu",
+    "/dev/urandom",
+    "/dev/zero",
+)
+DRAIN_AFTER_EXIT_S = 0.5
+EARLY_DRAIN_S = 0.05
+# Ends a complete result on the result pipe (the child closes stdout/stderr just before).
+RESULT_END = b"\n\x00cocogen-result-end\x00"
+
+
+@dataclass
+class Renderer:
+    module: ModuleType
+    render: Any
+    profile: Profile
+    preloaded: bool = False
+    warmed: bool = False
+    error: str = ""
+
+
+class Tail:
+    """Keeps the last `limit` bytes written to a stream, and how many were written in all."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.data += chunk
+        if len(self.data) > self.limit:
+            del self.data[: len(self.data) - self.limit]
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+
+def _log(message: str) -> None:
+    print(f"[worker {os.getpid()}] {message}", file=sys.stderr, flush=True)
+
+
+def package_dirs(names: list[str]) -> list[str]:
+    """Where the given top-level packages live (editable installs map them anywhere)."""
+    import importlib.util
+
+    found = []
+    for name in names:
+        spec = importlib.util.find_spec(name.split(".")[0])
+        if spec is None:
+            continue
+        found += list(spec.submodule_search_locations or [])
+        if spec.origin and spec.origin not in ("built-in", "frozen"):
+            found.append(os.path.dirname(spec.origin))
+    return found
+
+
+class Worker:
+    def __init__(self, config: dict[str, Any], proto_in: int, proto_out: int) -> None:
+        self.config = config
+        self.proto_in = proto_in
+        self.proto_out = proto_out
+        self.slot = int(config.get("slot", 0))
+        self.base_dir = str(config["base_dir"])
+        self.cache_dir = Path(config["cache_dir"])
+        self.want = set(config.get("layers", layers.JOB_LAYERS))
+        self.require = list(config.get("require", []))
+        self.renderers: dict[str, Renderer] = {}
+        self.status: dict[str, LayerStatus] = {}
+        self.plan = Plan()
+        self.filters: dict[frozenset[str], bytes] = {}
+        self.read_paths: tuple[str, ...] = ()
+        self.jobs = 0
+        self.zombies: list[int] = []
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        os.chdir("/")
+        sys.path[:0] = [str(p) for p in self.config.get("python_path", [])]
+        try:
+            linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+            self.status["orphan_reaping"] = LayerStatus(
+                True, "the worker is a child subreaper and reaps every orphan"
+            )
+        except OSError as exc:
+            self.status["orphan_reaping"] = LayerStatus(False, f"PR_SET_CHILD_SUBREAPER: {exc}")
+        for entry in self.config.get("preload", []):
+            self.renderer(entry)
+        self.read_paths = self._read_paths()
+        uid = self._prepare_uid()
+        self.plan = self._probe(uid)
+        if self.config.get("warm", False):
+            for renderer in list(self.renderers.values()):
+                self._warm(renderer)
+        gc.freeze()
+        return {
+            "pid": os.getpid(),
+            "uid": self.plan.uid,
+            "layers": {k: v.to_dict() for k, v in self.status.items()},
+        }
+
+    def _read_paths(self) -> tuple[str, ...]:
+        paths = list(READ_PATHS)
+        paths += [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+        paths += [p for p in sys.path if p and os.path.isabs(p)]
+        paths += package_dirs(["sandbox", *[e.split(":")[0] for e in self.renderers]])
+        paths.append(str(self.cache_dir))
+        for renderer in self.renderers.values():
+            paths += renderer.profile.read_paths
+        unique: list[str] = []
+        for path in paths:
+            real = os.path.realpath(path)
+            if os.path.exists(real) and real not in unique:
+                unique.append(real)
+        return tuple(unique)
+
+    def _prepare_uid(self) -> int | None:
+        if "uid" not in self.want:
+            self.status["uid"] = LayerStatus(False, "turned off for this pool")
+            return None
+        uid = self.config.get("uid")
+        if os.geteuid() != 0 or uid is None:
+            self.status["uid"] = LayerStatus(
+                False,
+                f"the pool runs as uid {os.geteuid()}, not root: jobs keep that uid "
+                "(seccomp denies new processes instead of RLIMIT_NPROC)",
+            )
+            return None
+        try:
+            covered = mountview.build([*self.read_paths, self.base_dir])
+        except OSError as exc:
+            self.status["uid"] = LayerStatus(
+                False, f"cannot build a mount view for a non-root uid: {exc}"
+            )
+            return None
+        detail = f"one non-root uid per worker slot (slot {self.slot}: uid {uid})"
+        if covered:
+            detail += f" (made reachable: {', '.join(covered)} via a private mount view)"
+        self.status["uid"] = LayerStatus(True, detail)
+        return int(uid)
+
+    def seccomp_program(self, lifted: frozenset[str]) -> bytes:
+        if lifted not in self.filters:
+            self.filters[lifted] = seccomp.compile_filter(lifted)
+        return self.filters[lifted]
+
+    def _probe(self, uid: int | None) -> Plan:
+        """Try each job layer in a throw-away child; the plan keeps the ones that held."""
+        abi = landlock.abi_version() if "landlock" in self.want else 0
+        program: bytes | None = None
+        seccomp_error = ""
+        if "seccomp" in self.want:
+            try:
+                program = self.seccomp_program(frozenset())
+            except (OSError, ValueError) as exc:
+                seccomp_error = str(exc)
+        candidate = Plan(
+            uid=uid,
+            namespaces="netns" in self.want,
+            scratch_mb=64 if "scratch_quota" in self.want else 0,
+            landlock_abi=abi,
+            read_paths=self.read_paths,
+            seccomp_program=program,
+        )
+        report = self._run_probe(candidate)
+        for name in ("rlimits", *layers.JOB_LAYERS):
+            if name in report:
+                ok, detail = report[name]
+                if ok and name == "uid":
+                    detail = self.status["uid"].detail  # says what the mount view made reachable
+                self.status[name] = LayerStatus(bool(ok), str(detail))
+        if "landlock" in self.want and abi == 0:
+            self.status["landlock"] = LayerStatus(
+                False, "the kernel has no Landlock (needs Linux >= 5.13 with landlock enabled)"
+            )
+        if program is None:
+            reason = seccomp_error or "turned off for this pool"
+            self.status["seccomp"] = LayerStatus(False, reason)
+        for name in layers.JOB_LAYERS:
+            self.status.setdefault(name, LayerStatus(False, "turned off for this pool"))
+        active = {n for n, s in self.status.items() if s.active}
+        return Plan(
+            uid=uid if "uid" in active else None,
+            namespaces="netns" in active,
+            scratch_mb=64 if "scratch_quota" in active else 0,
+            landlock_abi=abi if "landlock" in active else 0,
+            read_paths=self.read_paths,
+            seccomp_program=program if "seccomp" in active else None,
+        )
+
+    def _run_probe(self, plan: Plan) -> dict[str, tuple[bool, str]]:
+        probe_dir = Path(self.base_dir) / f"probe-{self.slot}-{os.getpid()}"
+        out_dir, inputs_dir = probe_dir / "out", probe_dir / "inputs"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        inputs_dir.mkdir(exist_ok=True)
+        probe_dir.chmod(0o711)
+        if plan.uid is not None:
+            os.chown(out_dir, plan.uid, plan.uid)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked child
+            os.close(read_fd)
+            code = 1
+            try:
+                found = probe.probe_layers(plan, str(out_dir), str(inputs_dir))
+                os.write(write_fd, json.dumps(found).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        chunks = []
+        while chunk := os.read(read_fd, 65536):
+            chunks.append(chunk)
+        os.close(read_fd)
+        _, status = os.waitpid(pid, 0)
+        _remove(probe_dir)
+        try:
+            report: dict[str, tuple[bool, str]] = json.loads(b"".join(chunks) or b"{}")
+        except ValueError:
+            report = {}
+        if not report:
+            detail = f"the probe child died (status {status})"
+            return {name: (False, detail) for name in ("rlimits", *layers.JOB_LAYERS)}
+        return report
+
+    # -- renderers -------------------------------------------------------------------------
+
+    def renderer(self, entry: str) -> Renderer:
+        if entry in self.renderers:
+            return self.renderers[entry]
+        module_name, _, attr = entry.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            func = getattr(module, attr)
+            renderer = Renderer(module, func, Profile.of(module))
+        except Exception as exc:  # noqa: BLE001 - reported as the job's failure
+            renderer = Renderer(
+                ModuleType(module_name), None, Profile(), error=f"{type(exc).__name__}: {exc}"
+            )
+        self.renderers[entry] = renderer
+        return renderer
+
+    def _preload(self, renderer: Renderer) -> None:
+        if renderer.preloaded:
+            return
+        renderer.preloaded = True
+        for name in renderer.profile.preload:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the job will say what is missing
+                _log(f"preload of {name} failed:\n{traceback.format_exc()}")
+
+    def _warm(self, renderer: Renderer) -> None:
+        self._preload(renderer)
+        if renderer.warmed or renderer.render is None:
+            return
+        renderer.warmed = True
+        warm_up = getattr(renderer.module, "warm_up", None)
+        if callable(warm_up):
+            try:
+                warm_up()
+            except Exception:  # noqa: BLE001 - a failed warm-up only costs speed
+                _log(f"warm_up of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
+        gc.collect()
+        gc.freeze()
+
+    def plan_for(self, renderer: Renderer) -> Plan:
+        profile = renderer.profile
+        plan = self.plan
+        if not profile.skip and not profile.seccomp_allow:
+            return plan
+        program = plan.seccomp_program
+        if program is not None and profile.seccomp_allow:
+            program = self.seccomp_program(profile.seccomp_allow)
+        return replace(
+            plan,
+            uid=None if "uid" in profile.skip else plan.uid,
+            namespaces=plan.namespaces and "netns" not in profile.skip,
+            scratch_mb=0 if "scratch_quota" in profile.skip else plan.scratch_mb,
+            landlock_abi=0 if "landlock" in profile.skip else plan.landlock_abi,
+            read_paths=(*plan.read_paths, *profile.read_paths),
+            seccomp_program=None if "seccomp" in profile.skip else program,
+            lifted=profile.seccomp_allow,
+        )
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def loop(self) -> None:
+        while True:
+            try:
+                frame = read_frame(self.proto_in)
+            except ChannelClosed:
+                return
+            if frame.get("op") == "exit":
+                return
+            reply = self.serve(frame)
+            try:
+                write_frame(self.proto_out, reply)
+            except ChannelClosed:
+                return
+            self.reap_zombies()  # the job's teardown overlaps with the host reading the reply
+            # Warm-ups put off for the first job happen now, while the host reads the reply.
+            for renderer in list(self.renderers.values()):
+                if renderer.preloaded and not renderer.warmed:
+                    self._warm(renderer)
+
+    def serve(self, frame: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        job = Job.from_json(frame["job"])
+        workdir = Path(frame["workdir"])
+        renderer = self.renderer(job.renderer)
+        if renderer.render is None:
+            return {
+                "result": JobResult.failed(
+                    "error", f"renderer {job.renderer} cannot be loaded: {renderer.error}"
+                ).to_json()
+            }
+        relaxed = [n for n in renderer.profile.relaxed() if n in self.require]
+        if relaxed:
+            return {
+                "refused": (
+                    f"renderer {job.renderer} runs without the required sandbox layer(s) "
+                    f"{', '.join(relaxed)}"
+                )
+            }
+        if renderer.profile.defer_warm_up and not self.config.get("warm", False):
+            self._preload(renderer)  # and warm_up after the reply
+        else:
+            self._warm(renderer)
+        plan = self.plan_for(renderer)
+        reply = self._fork_and_supervise(job, workdir, renderer, plan)
+        reply["layers"] = plan.layers()
+        note = renderer.profile.note()
+        reply["notes"] = [note] if note else []
+        reply["worker_s"] = round(time.perf_counter() - started, 4)
+        reply["rss_kb"] = _rss_kb()
+        self.jobs += 1
+        return reply
+
+    def _fork_and_supervise(
+        self, job: Job, workdir: Path, renderer: Renderer, plan: Plan
+    ) -> dict[str, Any]:
+        out_dir, inputs_dir = workdir / "out", workdir / "inputs"
+        env = child_environment(workdir, self.cache_dir, home=out_dir, tmpdir=out_dir / "tmp")
+        self.reap_zombies()
+        pipes = [os.pipe() for _ in range(3)]  # result, stdout, stderr
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked child
+            _child(job, workdir, renderer, plan, env, out_dir, inputs_dir, pipes)
+        for _, write_end in pipes:
+            os.close(write_end)
+        return self._supervise(pid, job, [read_end for read_end, _ in pipes], plan)
+
+    def _supervise(self, pid: int, job: Job, fds: list[int], plan: Plan) -> dict[str, Any]:
+        limits = job.limits
+        result_fd, out_fd, err_fd = fds
+        output_cap = limits.file_size_mb * 1024 * 1024
+        result_cap = 3 * output_cap + (8 << 20)
+        result = bytearray()
+        tails = {out_fd: Tail(limits.output_tail_bytes), err_fd: Tail(limits.output_tail_bytes)}
+        exceeded = ""
+        timed_out = False
+        pidfd = os.pidfd_open(pid)
+        selector = selectors.DefaultSelector()
+        for fd in (*fds, pidfd, self.proto_in):
+            selector.register(fd, selectors.EVENT_READ)
+        deadline = time.monotonic() + limits.wall_s
+        exited = False
+        host_gone = False
+        open_fds = set(fds)
+
+        def read(fd: int) -> None:
+            nonlocal exceeded
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                selector.unregister(fd)
+                open_fds.discard(fd)
+                return
+            if fd == result_fd:
+                result.extend(chunk)
+                if len(result) > result_cap and not exceeded:
+                    exceeded = "result"
+            else:
+                tails[fd].add(chunk)
+                if tails[out_fd].total + tails[err_fd].total > output_cap and not exceeded:
+                    exceeded = "output"
+
+        def complete() -> bool:
+            return result_fd not in open_fds and result.endswith(RESULT_END)
+
+        while not exited and not exceeded and not host_gone and not complete():
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                timed_out = True
+                break
+            for key, _ in selector.select(timeout):
+                fd = int(key.fd)
+                if fd == pidfd:
+                    exited = True
+                elif fd == self.proto_in:
+                    host_gone = True
+                else:
+                    read(fd)
+        reaping.kill_group(pid)
+        # A complete result from a job that could not start processes: the child is killed and
+        # torn down in the background (reaped before the next fork); nothing waits for it.
+        early = complete() and not exited and not self.could_fork(plan)
+        status, usage = 0, None
+        if not early:
+            _, status, usage = os.wait4(pid, 0)
+        else:
+            self.zombies.append(pid)
+        # What the child wrote is in the pipes (unless a process it left holds them open).
+        for fd in open_fds:
+            os.set_blocking(fd, False)
+        drain_until = time.monotonic() + (EARLY_DRAIN_S if early else DRAIN_AFTER_EXIT_S)
+        while open_fds and not exceeded and time.monotonic() < drain_until:
+            for key, _ in selector.select(max(0.0, drain_until - time.monotonic())):
+                fd = int(key.fd)
+                if fd in open_fds:
+                    read(fd)
+        selector.close()
+        for fd in (*fds, pidfd):
+            os.close(fd)
+        self._clean_up(plan)
+        if host_gone:
+            raise SystemExit(0)
+        reply: dict[str, Any] = {
+            "exit_code": 0 if early else (os.WEXITSTATUS(status) if os.WIFEXITED(status) else None),
+            "signal": os.WTERMSIG(status) if not early and os.WIFSIGNALED(status) else None,
+            "timed_out": timed_out,
+            "exceeded": exceeded,
+            "stdout_tail": tails[out_fd].text(),
+            "stderr_tail": tails[err_fd].text(),
+        }
+        if usage is not None:
+            reply["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 4)
+            reply["maxrss_kb"] = usage.ru_maxrss
+        if not timed_out and not exceeded and reply["exit_code"] == 0 and complete():
+            reply["result"] = result[: -len(RESULT_END)].decode("utf-8", "replace")
+        return reply
+
+    @staticmethod
+    def could_fork(plan: Plan) -> bool:
+        return plan.seccomp_program is None or bool(plan.lifted & {"fork", "exec"})
+
+    def reap_zombies(self) -> None:
+        for pid in self.zombies:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.zombies.clear()
+        reaping.reap()
+
+    def _clean_up(self, plan: Plan) -> None:
+        """Nothing a job started may outlive it."""
+        if self.could_fork(plan):
+            if plan.uid is not None:
+                reaping.kill_uid(plan.uid)
+            reaping.kill_orphans()
+        reaping.reap()
+
+
+def _child(
+    job: Job,
+    workdir: Path,
+    renderer: Renderer,
+    plan: Plan,
+    env: dict[str, str],
+    out_dir: Path,
+    inputs_dir: Path,
+    pipes: list[tuple[int, int]],
+) -> None:  # pragma: no cover - runs in the forked child
+    code = 70
+    try:
+        for read_end, _ in pipes:
+            os.close(read_end)
+        keep_fds = getattr(renderer.module, "keep_fds", None)
+        keep = tuple(keep_fds()) if callable(keep_fds) else ()
+        result_fd = jail.redirect_stdio(pipes[1][1], pipes[2][1], pipes[0][1], keep)
+        entered = time.perf_counter()
+        try:
+            jail.enter(plan, job.limits, env, str(out_dir), str(inputs_dir))
+        except LayerFailed as exc:
+            result = JobResult.failed("refused", f"{exc}; the job was not run")
+        else:
+            jailed = time.perf_counter()
+            result = execute(job, workdir, renderer.render)
+            result.timings["jail_s"] = round(jailed - entered, 4)
+        data = result.to_json().encode("utf-8") + RESULT_END
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.close(1)
+        os.close(2)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(result_fd, view) :]
+        os.close(result_fd)
+        code = 0
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        finally:
+            os._exit(code)
+
+
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def main() -> int:
+    # The protocol gets private descriptors; fd 1 becomes the log, so a stray print (from a
+    # renderer's warm-up, say) cannot corrupt a frame.
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+    os.close(null)
+    try:
+        config = read_frame(proto_in)
+        worker = Worker(config, proto_in, proto_out)
+        hello = worker.start()
+    except Exception as exc:  # noqa: BLE001 - the host shows this line
+        try:
+            write_frame(proto_out, {"error": f"{type(exc).__name__}: {exc}"})
+        except ChannelClosed:
+            pass
+        _log(traceback.format_exc())
+        return 1
+    write_frame(proto_out, hello)
+    try:
+        worker.loop()
+    except SystemExit:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

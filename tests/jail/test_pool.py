@@ -1,0 +1,172 @@
+"""The warm pool itself: layer reports, `require`, worker replacement and recycling, renderer
+hooks (`warm_up`, `SANDBOX` profiles), and choosing a runner from the environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from jail.helpers import DRAW, MPL, run, title_of
+
+from sandbox import Job, JobResult, Limits, SubprocessRunner
+from sandbox.config import runner_from_environment
+from sandbox.layers import ALL_LAYERS, JOB_LAYERS, SandboxUnavailable
+from sandbox.pool import WorkerPool
+
+TEST_RENDERER = '''
+"""A renderer for tests: matplotlib's, plus a warm-up mark and a relaxed sandbox profile."""
+import os
+
+from renderers.matplotlib import render as _render
+
+WARMED_IN = 0
+SANDBOX = {"seccomp_allow": ["fork", "exec"]}
+
+
+def warm_up():
+    global WARMED_IN
+    WARMED_IN = os.getpid()
+
+
+def render(job, workdir):
+    out = _render(job, workdir)
+    out.notes.append(f"warmed in {WARMED_IN}, rendered in {os.getpid()}")
+    return out
+'''
+
+
+def test_every_layer_is_reported_with_a_reason(pool: WorkerPool) -> None:
+    layers = pool.layers()
+    assert list(layers) == list(ALL_LAYERS)
+    for name, layer in layers.items():
+        assert isinstance(layer["active"], bool), name
+        assert layer["detail"].strip(), name
+    assert layers["warm_workers"]["active"] is True
+
+
+def test_jobs_run_as_the_slot_uid(pool: WorkerPool) -> None:
+    if not pool.layer_status()["uid"].active:
+        pytest.skip(pool.layer_status()["uid"].detail)
+    result = run(pool, DRAW + "import os\nax.set_title(f'{os.getuid()} {os.geteuid()}')\n")
+    uid, euid = map(int, title_of(result).split())
+    assert uid == euid and uid in pool.job_uids()
+
+
+def test_a_missing_required_layer_refuses_to_start(cache_dir: Path) -> None:
+    with pytest.raises(SandboxUnavailable, match=r"seccomp: turned off"):
+        WorkerPool(1, layers=["landlock"], require=["seccomp"], cache_dir=cache_dir)
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        WorkerPool(1, require=["bubblewrap"], cache_dir=cache_dir)
+    with pytest.raises(ValueError, match="unknown sandbox layer"):
+        WorkerPool(1, require=["selinux"], cache_dir=cache_dir)
+
+
+def test_required_layers_that_are_active_start(pool: WorkerPool, cache_dir: Path) -> None:
+    active = [n for n in JOB_LAYERS if pool.layer_status()[n].active]
+    with WorkerPool(1, require=active, cache_dir=cache_dir) as strict:
+        assert run(strict, DRAW).ok
+
+
+def test_a_killed_worker_is_replaced(cache_dir: Path) -> None:
+    with WorkerPool(1, cache_dir=cache_dir) as small:
+        assert run(small, DRAW).ok
+        [pid] = small.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+        result = run(small, DRAW + "ax.set_title('after')\n")
+        assert title_of(result) == "after"
+        assert small.worker_pids() != [pid]
+
+
+def test_workers_are_recycled_after_max_jobs(cache_dir: Path) -> None:
+    with WorkerPool(1, max_jobs=2, cache_dir=cache_dir) as small:
+        seen = []
+        for _ in range(3):
+            assert run(small, DRAW).ok
+            seen.append(small.worker_pids())
+        assert seen[0] != seen[2]
+
+
+def test_concurrent_jobs_get_separate_workers(pool: WorkerPool) -> None:
+    results: list[JobResult] = []
+    program = DRAW + "import os, time\ntime.sleep(1.5)\nax.set_title(str(os.getuid()))\n"
+    first = threading.Thread(target=lambda: results.append(run(pool, program)))
+    first.start()
+    time.sleep(0.3)
+    results.append(run(pool, program))
+    first.join()
+    titles = {title_of(r) for r in results}
+    assert len(titles) == (2 if pool.job_uids() else 1)
+
+
+def test_renderer_warm_up_and_relaxed_profile(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "relaxed_renderer.py").write_text(textwrap.dedent(TEST_RENDERER))
+    program = DRAW + (
+        "import subprocess\np = subprocess.Popen(['sleep', '300'])\nax.set_title(str(p.pid))\n"
+    )
+    job = Job(renderer="relaxed_renderer:render", source=program, limits=Limits(wall_s=30))
+    with WorkerPool(1, python_path=[str(tmp_path)], cache_dir=cache_dir) as relaxed:
+        result = relaxed.run(job)
+        sleeper = int(title_of(result))
+        [worker] = relaxed.worker_pids()
+        assert f"warmed in {worker}, rendered in" in " ".join(result.notes)
+        assert not any(n.endswith(f"rendered in {worker}") for n in result.notes)
+        assert "renderer sandbox profile: allows exec, allows fork" in result.notes
+        # The process the job started did not outlive the job.
+        deadline = time.monotonic() + 3
+        while Path(f"/proc/{sleeper}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{sleeper}").exists()
+        # The matplotlib renderer in the same worker still has every seccomp group denied.
+        refused = run(relaxed, program)
+        assert refused.failure is not None and refused.failure["kind"] == "refused"
+
+
+def test_a_renderer_relaxing_a_required_layer_is_refused(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "relaxed_renderer.py").write_text(textwrap.dedent(TEST_RENDERER))
+    try:
+        strict = WorkerPool(
+            1, require=["seccomp"], python_path=[str(tmp_path)], cache_dir=cache_dir
+        )
+    except SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+    with strict:
+        result = strict.run(Job(renderer="relaxed_renderer:render", source=DRAW))
+        assert result.failure is not None and result.failure["kind"] == "refused"
+        assert "without the required sandbox layer(s) seccomp" in result.failure["message"]
+        assert run(strict, DRAW).ok
+
+
+def test_unknown_renderer_is_a_clear_failure(pool: WorkerPool) -> None:
+    result = pool.run(Job(renderer="no_such_module:render", source=DRAW))
+    assert result.failure is not None and result.failure["kind"] == "error"
+    assert "no_such_module" in result.failure["message"]
+    assert run(pool, DRAW).ok
+
+
+def test_runner_from_environment(cache_dir: Path) -> None:
+    env = {"COCOGEN_CACHE_DIR": str(cache_dir)}
+    runner = runner_from_environment({**env, "COCOGEN_SANDBOX": "subprocess"})
+    assert isinstance(runner, SubprocessRunner)
+    assert runner.layers()["seccomp"]["active"] is False
+    with pytest.raises(SandboxUnavailable, match="seccomp"):
+        runner_from_environment(
+            {**env, "COCOGEN_SANDBOX": "subprocess", "COCOGEN_SANDBOX_REQUIRE": "seccomp"}
+        )
+    with pytest.raises(SandboxUnavailable, match="expected one of"):
+        runner_from_environment({**env, "COCOGEN_SANDBOX": "docker"})
+    with pytest.raises(SandboxUnavailable, match="unknown sandbox layer"):
+        runner_from_environment({**env, "COCOGEN_SANDBOX_REQUIRE": "seccomp,apparmor"})
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        runner_from_environment({**env, "COCOGEN_SANDBOX_REQUIRE": "bubblewrap"})
+    pool = runner_from_environment({**env, "COCOGEN_SANDBOX_WORKERS": "1"})
+    try:
+        assert isinstance(pool, WorkerPool) and pool.size == 1
+        assert pool.run(Job(renderer=MPL, source=DRAW)).ok
+    finally:
+        pool.close()
