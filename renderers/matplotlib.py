@@ -36,6 +36,9 @@ FONT_CHAIN = (
     "Noto Sans Symbols2",
 )
 
+# For the sandbox pool (`sandbox.layers`): what a worker imports before it forks the first job.
+SANDBOX = {"preload": ["matplotlib.pyplot"], "defer_warm_up": True}
+
 # savefig keywords a program may choose; everything else (fname, format, metadata) is ours.
 SAVE_KEYS = (
     "dpi",
@@ -436,6 +439,27 @@ def render(job: Job, workdir: Path) -> RenderOutput:
     )
     sys.stdout.flush()
     return RenderOutput(png_path=str(out), manifest=manifest, engine=ENGINE, notes=notes)
+
+
+def warm_up() -> None:
+    """Import and exercise matplotlib once in a sandbox worker, before jobs are forked from it.
+
+    Every forked job then starts with pyplot, Agg, the font cache, the default fonts and the
+    mathtext parser already loaded (`sandbox.layers` describes this hook).
+    """
+    import matplotlib.pyplot as plt
+
+    configure(Job(renderer="", source="", width=320, height=240, dpi=100))
+    fig, ax = plt.subplots()
+    ax.bar(["a", "b"], [1, 2], label="bars")
+    ax.plot([0, 1], [1, 2], label="line")
+    ax.set_title(r"warm-up $\alpha^2$", fontweight="bold")
+    ax.set_xlabel("x")
+    ax.annotate("note", (0, 1), xytext=(0.5, 1.5), arrowprops={"arrowstyle": "->"})
+    ax.legend()
+    with capturing(Capture()):
+        fig.savefig(io.BytesIO(), format="png")
+    plt.close("all")
 
 
 def probe() -> dict[str, Any]:

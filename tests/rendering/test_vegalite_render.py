@@ -1,0 +1,119 @@
+"""The Vega-Lite renderer: roles from Vega's groups, boxes that match the pixels, the canvas filled,
+input files inlined, and bad or hostile specs refused with one-line errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import CountingServer, check_text_boxes, run_renderer
+
+RED = "#ff0000"
+SPEC: dict[str, Any] = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "title": "Sales by region 地域",
+    "data": {
+        "values": [
+            {"region": "North", "sales": 28, "kind": "online"},
+            {"region": "South", "sales": 55, "kind": "store"},
+            {"region": "East", "sales": 43, "kind": "online"},
+        ]
+    },
+    "mark": {"type": "bar", "color": "#3060c0"},
+    "encoding": {
+        "x": {"field": "region", "type": "nominal", "title": "Region", "axis": {"labelAngle": 0}},
+        "y": {"field": "sales", "type": "quantitative", "title": "Sales (units)"},
+        "color": {"field": "kind", "type": "nominal", "scale": {"range": ["#3060c0", "#30a060"]}},
+    },
+    "config": {
+        "axis": {"labelColor": RED, "titleColor": RED, "domainColor": "#888", "tickColor": "#888"},
+        "title": {"color": RED},
+        "legend": {"labelColor": RED, "titleColor": RED},
+    },
+}
+
+
+def test_roles_boxes_and_canvas() -> None:
+    result = run_renderer("vegalite", json.dumps(SPEC), width=640, height=480)
+    assert result.ok, result.failure
+    assert result.png is not None and result.manifest is not None
+    manifest = result.manifest
+    assert (manifest["width"], manifest["height"]) == (640, 480)  # a sizeless view fills it
+    check_text_boxes(result.png, manifest)
+    by_text = {e["text"]: e for e in manifest["elements"] if e.get("text")}
+    assert by_text["Region"]["role"] == "axis_label" and by_text["Region"]["kind"] == "xlabel"
+    assert by_text["Sales (units)"]["kind"] == "ylabel"
+    assert by_text["Sales (units)"]["rotation"] == pytest.approx(90.0)
+    assert by_text["Sales by region 地域"]["role"] == "title"
+    assert by_text["North"]["role"] == "tick" and by_text["North"]["kind"] == "xtick"
+    assert by_text["50"]["kind"] == "ytick"
+    assert by_text["online"]["role"] == "legend"
+    axes = [e for e in manifest["elements"] if e["role"] == "axes"]
+    assert len(axes) == 1
+    bars = [e for e in manifest["elements"] if e.get("kind") == "bar"]
+    assert len(bars) == 3 and all(b["parent"] == axes[0]["id"] for b in bars)
+    assert by_text["North"]["parent"] == axes[0]["id"]
+    heights = {b["color"]: b["box"][3] - b["box"][1] for b in bars}
+    assert max(heights.values()) > min(heights.values())
+
+
+def test_input_csv_is_inlined(tmp_path: Path) -> None:
+    (tmp_path / "sales.csv").write_text("city,amount\nOslo,3\nLima,7\n", encoding="utf-8")
+    spec = {
+        "data": {"url": "sales.csv"},
+        "mark": "bar",
+        "encoding": {
+            "x": {"field": "city", "type": "nominal"},
+            "y": {"field": "amount", "type": "quantitative"},
+        },
+    }
+    result = run_renderer(
+        "vegalite", json.dumps(spec), files={"sales.csv": str(tmp_path / "sales.csv")}
+    )
+    assert result.ok, result.failure
+    assert result.manifest is not None
+    texts = {e["text"] for e in result.manifest["elements"] if e.get("text")}
+    assert {"Oslo", "Lima", "city", "amount"} <= texts
+
+
+def test_data_from_the_network_is_refused_and_no_request_arrives() -> None:
+    with CountingServer() as server:
+        spec = {"data": {"url": f"{server.url}/data.csv"}, "mark": "point"}
+        result = run_renderer("vegalite", json.dumps(spec))
+        time.sleep(0.2)
+        assert server.paths == []
+    assert result.failure is not None and result.failure["kind"] == "refused"
+    assert server.url in result.failure["message"]
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "expected"),
+    [
+        (
+            '{\n  "mark": "bar",\n  "encoding": {\n    "x": {"field": "a",}\n  }\n}',
+            "error",
+            "line 4",
+        ),
+        ('{"data": {"values": []}}', "error", '"mark"'),
+        (
+            '{"mark": "nonsense", "data": {"values": [{"a": 1}]}}',
+            "error",
+            "unknown mark 'nonsense'",
+        ),
+        (
+            '{"mark": "bar", "transform": [{"calculate": "datum.a +", "as": "b"}]}',
+            "error",
+            "Unexpected end of input",
+        ),
+        ('{"mark": "bar", "width": 100000, "height": 100000}', "limit", "100000"),
+    ],
+)
+def test_bad_specs_give_one_line_errors(source: str, kind: str, expected: str) -> None:
+    result = run_renderer("vegalite", source)
+    assert result.failure is not None
+    assert result.failure["kind"] == kind
+    assert expected in result.failure["message"]
+    assert "\n" not in result.failure["message"]
