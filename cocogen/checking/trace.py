@@ -6,7 +6,12 @@ and marks were actually drawn, so each promise can be marked `satisfied`, `viola
 (case, whitespace, dashes and minus signs, thousands separators, a trailing '.0', spacing around
 '%' and currency signs) because the model writing the program and the request rarely agree on
 typography.  Numbers that are absent from the text are only `unverified`: a value may be encoded
-as geometry (a bar's height), which is for a later values/OCR check to decide.
+as geometry (a bar's height), which is for a later values check to decide.
+
+When OCR ran, what it read is evidence too: a text the manifest lacks but OCR reads (drawn as
+paths, inside a picture) is satisfied; a text the manifest has but whose every crop reads as
+something else is only `unverified`.  OCR text is matched with `ocr_contains`, which forgives
+dropped spaces and punctuation and small misreadings but never a different digit.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from cocogen.types import Commitment, Commitments, Element, Evidence, LayoutManifest
+from cocogen.types import Box, Commitment, Commitments, Element, Evidence, LayoutManifest
 
 _DASHES = dict.fromkeys(map(ord, "\u2212\u2010\u2011\u2012\u2013\u2014\u2015\ufe63\uff0d"), "-")
 _QUOTES = {ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord("\u201d"): '"'}
@@ -97,6 +104,80 @@ def contains_phrase(haystack: str, needle: str) -> bool:
     return False
 
 
+_OCR_FOLD = str.maketrans({"°": "0", "º": "0"})
+"""OCR reads a superscript 0 (10⁰) as a degree sign; folding both ways keeps '30°' == '30°'."""
+
+
+def ocr_key(text: str) -> str:
+    """What OCR output is compared by: letters and digits only, case-folded, digits as written.
+
+    OCR drops spaces and punctuation, and misreads decimal points, so only the letters and
+    digits count ('1.00' → '100', never folded to '1' as `normalize_text` would).
+    """
+    folded = unicodedata.normalize("NFKC", text.translate(_OCR_FOLD)).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def digits(key: str) -> str:
+    return "".join(ch for ch in key if ch.isdigit())
+
+
+def similarity(expected: str, read: str) -> float:
+    """0-1 likeness of two texts' OCR keys (1.0: the same letters and digits)."""
+    a, b = ocr_key(expected), ocr_key(read)
+    if a == b:
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _digit_bounded(hay: str, start: int, end: int) -> bool:
+    """True when hay[start:end] does not cut a run of digits at either end ('1' in '10')."""
+    cut_left = start > 0 and hay[start].isdigit() and hay[start - 1].isdigit()
+    cut_right = end < len(hay) and hay[end - 1].isdigit() and hay[end].isdigit()
+    return not cut_left and not cut_right
+
+
+FUZZY_MIN_KEY = 10
+"""Needles shorter than this (letters and digits) must match OCR text exactly, not fuzzily:
+one misread letter in a short word is another word ('axhspan' vs 'axvspan')."""
+
+
+def ocr_contains(haystack: str, needle: str, threshold: float = 0.85) -> bool:
+    """True when OCR text `haystack` holds `needle`: as a phrase, or up to OCR noise.
+
+    In order: a normalised phrase; the same phrase with spaces dropped (OCR loses them: 'S&P500');
+    the letters and digits alone, for needles of 6 or more that are mostly letters and digits;
+    and, for needles of `FUZZY_MIN_KEY` or more, a near match.  A number is never cut ('10' does
+    not hold '1') and a near match needs the same digits ('2025' is not '2024').
+    """
+    hay, need = normalize_text(haystack), normalize_text(needle)
+    if contains_phrase(hay, need):
+        return True
+    if contains_phrase(hay.replace(" ", ""), need.replace(" ", "")):
+        return True
+    hay_key, key = ocr_key(haystack), ocr_key(needle)
+    visible = [ch for ch in need if not ch.isspace()]
+    if len(key) < 6 or len(key) < 0.8 * len(visible):
+        return False  # short, or its punctuation is what tells it apart ("marker='>'")
+    start = hay_key.find(key)
+    while start >= 0:
+        if _digit_bounded(hay_key, start, start + len(key)):
+            return True
+        start = hay_key.find(key, start + 1)
+    if len(key) < FUZZY_MIN_KEY:
+        return False
+    want = digits(key)
+    for size in range(len(key) - 2, len(key) + 3):
+        for i in range(0, len(hay_key) - size + 1):
+            window = hay_key[i : i + size]
+            if digits(window) != want or not _digit_bounded(hay_key, i, i + size):
+                continue
+            matcher = difflib.SequenceMatcher(None, key, window, autojunk=False)
+            if matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold:
+                return True
+    return False
+
+
 def matching_texts(value: str, manifest: LayoutManifest) -> list[Element]:
     """Text elements that equal `value` or contain it as a whole word/phrase, normalised."""
     needle = normalize_text(value)
@@ -158,27 +239,76 @@ def _trace_entity(commitment: Commitment, manifest: LayoutManifest) -> Commitmen
     return commitment.model_copy(update={"status": "unverified", "evidence": _evidence(grouped)})
 
 
-def trace_commitment(commitment: Commitment, manifest: LayoutManifest) -> Commitment:
-    """A copy of one commitment with its status and evidence set from the manifest."""
-    if commitment.kind in ("text", "number"):
-        found = matching_texts(commitment.value, manifest)
-        if found:
-            status = "satisfied"
-        else:
-            status = "violated" if commitment.kind == "text" else "unverified"
+@dataclass(frozen=True)
+class OcrText:
+    """A text OCR read: in a manifest text's crop (`element_id` set, `confirmed` says whether it
+    reads as the manifest says), or on the full-image pass (`confirmed` None)."""
+
+    text: str
+    box: Box
+    element_id: str | None = None
+    confirmed: bool | None = None
+
+
+def _trace_text(
+    commitment: Commitment, manifest: LayoutManifest, ocr: Sequence[OcrText] | None
+) -> Commitment:
+    """Text and number commitments: satisfied when drawn (manifest) and not contradicted by OCR,
+    or when OCR reads them where the manifest knows no text (e.g. text drawn as paths)."""
+    found = matching_texts(commitment.value, manifest)
+    missing = "violated" if commitment.kind == "text" else "unverified"
+    if ocr is None:
+        status = "satisfied" if found else missing
         return commitment.model_copy(update={"status": status, "evidence": _evidence(found)})
+    hits = [o for o in ocr if o.text and ocr_contains(o.text, commitment.value)]
+    ids = {e.id for e in found}
+    reads = [o for o in ocr if o.element_id in ids and o.confirmed is not None]
+    if found:
+        # Drawn, but every crop of it reads as something else: the manifest alone is not proof.
+        contradicted = bool(reads) and not any(o.confirmed for o in reads) and not hits
+        evidence = _evidence(found).model_copy(
+            update={"ocr_text": " | ".join(o.text for o in (hits or reads)) or None}
+        )
+        status = "unverified" if contradicted else "satisfied"
+        return commitment.model_copy(update={"status": status, "evidence": evidence})
+    if hits:
+        evidence = Evidence(
+            element_ids=[o.element_id for o in hits if o.element_id],
+            texts=[o.text for o in hits],
+            boxes=[o.box for o in hits],
+            ocr_text=" | ".join(o.text for o in hits),
+        )
+        return commitment.model_copy(update={"status": "satisfied", "evidence": evidence})
+    return commitment.model_copy(update={"status": missing, "evidence": Evidence()})
+
+
+def trace_commitment(
+    commitment: Commitment, manifest: LayoutManifest, ocr: Sequence[OcrText] | None = None
+) -> Commitment:
+    """A copy of one commitment with its status and evidence set from the manifest (and OCR)."""
+    if commitment.kind in ("text", "number"):
+        return _trace_text(commitment, manifest, ocr)
     if commitment.kind == "entity":
         return _trace_entity(commitment, manifest)
     return commitment.model_copy(update={"status": "unverified", "evidence": Evidence()})
 
 
-def trace_commitments(commitments: Commitments, manifest: LayoutManifest) -> Commitments:
-    """A copy of `commitments` with every commitment's status and evidence traced."""
+def trace_commitments(
+    commitments: Commitments, manifest: LayoutManifest, ocr: Sequence[OcrText] | None = None
+) -> Commitments:
+    """A copy of `commitments` with every commitment's status and evidence traced.
+
+    `ocr`: what OCR read (None: OCR did not run; matching is against the manifest alone).
+    """
+
+    def each(items: list[Commitment]) -> list[Commitment]:
+        return [trace_commitment(c, manifest, ocr) for c in items]
+
     return commitments.model_copy(
         update={
-            "required_texts": [trace_commitment(c, manifest) for c in commitments.required_texts],
-            "numbers": [trace_commitment(c, manifest) for c in commitments.numbers],
-            "entities": [trace_commitment(c, manifest) for c in commitments.entities],
-            "constraints": [trace_commitment(c, manifest) for c in commitments.constraints],
+            "required_texts": each(commitments.required_texts),
+            "numbers": each(commitments.numbers),
+            "entities": each(commitments.entities),
+            "constraints": each(commitments.constraints),
         }
     )

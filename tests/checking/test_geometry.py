@@ -26,6 +26,9 @@ from cocogen.checking.geometry import (
 )
 from cocogen.types import Box, Commitments, Element, Finding, LayoutManifest, Role
 
+GEOMETRY_ONLY = CheckSettings(ocr="off", pixel_checks=False)
+"""These tests judge manifests drawn by hand over blank images: no pixels or OCR to judge."""
+
 W, H = 400, 300
 
 
@@ -227,7 +230,7 @@ def test_real_matplotlib_annotations_at_the_same_place_overlap() -> None:
         mpl_text(fig, renderer, "n2", "annotation", second),
         mpl_text(fig, renderer, "n3", "annotation", far),
     ]
-    report = check(mpl_manifest(fig, elements), png, Commitments())
+    report = check(mpl_manifest(fig, elements), png, Commitments(), GEOMETRY_ONLY)
     overlaps = [f for f in report.findings if f.code == "text_overlap"]
     assert [f.element_ids for f in overlaps] == [["n1", "n2"]]
     assert not report.passed
@@ -245,7 +248,7 @@ def test_real_matplotlib_annotations_apart_pass() -> None:
         mpl_text(fig, renderer, "n1", "annotation", first),
         mpl_text(fig, renderer, "n2", "annotation", second),
     ]
-    report = check(mpl_manifest(fig, elements), png, Commitments())
+    report = check(mpl_manifest(fig, elements), png, Commitments(), GEOMETRY_ONLY)
     assert report.findings == []
     assert report.passed
 
@@ -354,7 +357,7 @@ def _clip_figure(x: float) -> tuple[LayoutManifest, bytes]:
 
 def test_real_matplotlib_text_past_the_axes_on_a_tight_canvas_is_clipped() -> None:
     m, png = _clip_figure(1.05)
-    report = check(m, png, Commitments())
+    report = check(m, png, Commitments(), GEOMETRY_ONLY)
     assert codes(report.findings) == ["text_clipped"]
     assert "right edge" in report.findings[0].message
     assert not report.passed
@@ -362,7 +365,7 @@ def test_real_matplotlib_text_past_the_axes_on_a_tight_canvas_is_clipped() -> No
 
 def test_real_matplotlib_text_inside_the_axes_passes() -> None:
     m, png = _clip_figure(0.3)
-    assert check(m, png, Commitments()).findings == []
+    assert check(m, png, Commitments(), GEOMETRY_ONLY).findings == []
 
 
 # --------------------------------------------------------------------------- text_too_small
@@ -377,7 +380,7 @@ def test_small_text_is_a_warning_and_does_not_fail_the_check() -> None:
     assert finding.code == "text_too_small" and finding.severity == "warning"
     assert finding.element_ids == ["s"]
     assert '"tiny"' in finding.llm_message and "9 px" in finding.llm_message
-    report = check(m, None, Commitments())
+    report = check(m, None, Commitments(), GEOMETRY_ONLY)
     assert report.passed and report.scores["layout_ok"] == 1.0
     assert report.count("warning") == 1
     assert text_too_small_findings(m, CheckSettings(min_text_px=7)) == []
@@ -404,7 +407,7 @@ def test_small_tick_labels_are_reported_together() -> None:
 
 
 def test_blank_png_without_elements_is_blank_canvas() -> None:
-    report = check(manifest(), png_bytes(), Commitments())
+    report = check(manifest(), png_bytes(), Commitments(), GEOMETRY_ONLY)
     assert codes(report.findings) == ["blank_canvas"]
     assert report.findings[0].severity == "error"
     assert not report.passed and report.scores["layout_ok"] == 0.0
@@ -454,14 +457,14 @@ def test_real_matplotlib_empty_figure_is_blank_and_a_plot_is_not() -> None:
     fig = mpl_figure(3, 2)
     _, png = mpl_render(fig)
     m = mpl_manifest(fig, [])
-    assert codes(check(m, png, Commitments()).findings) == ["blank_canvas"]
+    assert codes(check(m, png, Commitments(), GEOMETRY_ONLY).findings) == ["blank_canvas"]
 
     fig = mpl_figure(3, 2)
     ax = fig.add_subplot()
     ax.plot([0, 1, 2], [0, 2, 1], linewidth=3)
     ax.set_axis_off()
     _, png = mpl_render(fig)
-    assert check(mpl_manifest(fig, []), png, Commitments()).findings == []
+    assert check(mpl_manifest(fig, []), png, Commitments(), GEOMETRY_ONLY).findings == []
 
 
 # --------------------------------------------------------------------------- empty_axes
@@ -476,7 +479,7 @@ def test_axes_without_marks_is_a_warning_naming_its_title() -> None:
     assert finding.code == "empty_axes" and finding.severity == "warning"
     assert finding.element_ids == ["ax1"] and finding.boxes == [ax1.box]
     assert '"Costs"' in finding.llm_message
-    report = check(manifest(ax0, ax1, bar, title), None, Commitments())
+    report = check(manifest(ax0, ax1, bar, title), None, Commitments(), GEOMETRY_ONLY)
     assert report.passed and report.scores["layout_ok"] == 1.0
 
 
@@ -497,7 +500,7 @@ def test_check_scores_and_order() -> None:
     small = el("s", "annotation", (10, 10, 40, 18), "tiny", font_size_px=5)
     a = el("a", "text", (100, 100, 200, 120), "one")
     b = el("b", "text", (110, 100, 210, 120), "two")
-    report = check(manifest(small, a, b), png_bytes(), Commitments())
+    report = check(manifest(small, a, b), png_bytes(), Commitments(), GEOMETRY_ONLY)
     assert codes(report.findings) == ["text_overlap", "text_too_small"]  # errors first
     assert report.scores == {
         "layout_ok": 0.0,

@@ -6,8 +6,11 @@ import io
 
 from PIL import Image
 
-from cocogen.checking import check, draw_overlay
+from cocogen.checking import CheckSettings, check, draw_overlay
 from cocogen.types import Commitments, Element, Finding, LayoutManifest
+
+GEOMETRY_ONLY = CheckSettings(ocr="off", pixel_checks=False)
+"""These tests judge manifests drawn by hand over blank images: no pixels or OCR to judge."""
 
 W, H = 320, 240
 
@@ -101,7 +104,7 @@ def test_overlay_of_a_real_report() -> None:
             Element(id="b", role="text", box=(20, 12, 120, 32), text="two"),
         ],
     )
-    report = check(manifest, png(color=(255, 255, 255)), Commitments())
+    report = check(manifest, png(color=(255, 255, 255)), Commitments(), GEOMETRY_ONLY)
     image = decode(draw_overlay(png(color=(255, 255, 255)), manifest, report.findings))
     assert image.size == (W, H)
     assert is_red(image.getpixel((10, 25)))  # type: ignore[arg-type]

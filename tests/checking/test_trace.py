@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import pytest
 
-from cocogen.checking import check
+from cocogen.checking import CheckSettings, check
 from cocogen.checking.trace import (
     contains_phrase,
     entity_kinds,
@@ -15,6 +15,9 @@ from cocogen.checking.trace import (
     trace_commitments,
 )
 from cocogen.types import Box, Commitment, Commitments, Element, LayoutManifest, Role
+
+GEOMETRY_ONLY = CheckSettings(ocr="off", pixel_checks=False)
+"""These tests judge manifests drawn by hand over blank images: no pixels or OCR to judge."""
 
 
 def text(id: str, value: str, box: Box = (10, 10, 100, 30), role: Role = "text") -> Element:
@@ -191,7 +194,7 @@ def test_check_turns_violations_into_findings_and_scores() -> None:
         text("p", "Profit", (20, 40, 80, 55)),
         *[shape(f"b{i}", "bar") for i in range(3)],
     )
-    report = check(m, None, commitments)
+    report = check(m, None, commitments, GEOMETRY_ONLY)
     violated = [f for f in report.findings if f.code == "commitment_violated"]
     assert len(violated) == 2 and all(f.severity == "error" for f in violated)
     missing, count = violated
@@ -212,6 +215,6 @@ def test_check_turns_violations_into_findings_and_scores() -> None:
 
 def test_check_passes_when_commitments_hold() -> None:
     commitments = Commitments(required_texts=[commit("text", "Profit")])
-    report = check(manifest(text("p", "PROFIT")), None, commitments)
+    report = check(manifest(text("p", "PROFIT")), None, commitments, GEOMETRY_ONLY)
     assert report.passed and report.findings == []
     assert report.scores["commitments_satisfied"] == 1.0

@@ -1,0 +1,184 @@
+"""The render's pixels, decoded once, and the crops of its texts that the pixel checks and OCR read.
+
+Every pixel check needs the same things: the PNG as an RGB array (transparency composited onto
+white, as a viewer shows it), a text's box clamped to the image, the colour around a box, and
+the text itself cut out and turned upright.  The manifest knows each text's box and rotation, so
+the crop is exact: the axis-aligned box is cut out, de-rotated by the known angle, trimmed to the
+text's own rectangle and given a margin of the surrounding colour (recognisers read a word best
+with some empty space around it; neighbouring marks would only confuse them).
+
+numpy and Pillow are imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cocogen.types import Box, Element
+
+if TYPE_CHECKING:
+    import numpy as np
+
+IntBox = tuple[int, int, int, int]
+
+LINE_HEIGHT = 1.03
+"""Height of one line of text's box as a multiple of its font size (matplotlib, DejaVu)."""
+LINE_SPACING = 1.2
+"""Baseline-to-baseline distance of multi-line text as a multiple of the font size."""
+
+
+@dataclass(frozen=True)
+class Raster:
+    """A decoded render: `rgb` is an H×W×3 uint8 array."""
+
+    rgb: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def decode(png: bytes) -> Raster:
+    """The PNG as RGB composited onto white; `ValueError` when the bytes are not an image."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(png)) as opened:
+            opened.load()
+            rgba = opened.convert("RGBA")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"not a readable image: {exc}") from exc
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    rgb = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+    return Raster(rgb=rgb)
+
+
+def clamp_box(box: Box, width: int, height: int) -> IntBox | None:
+    """The box in whole pixels (outward), cut to the image; None when nothing is left."""
+    x0 = max(0, math.floor(box[0]))
+    y0 = max(0, math.floor(box[1]))
+    x1 = min(width, math.ceil(box[2]))
+    y1 = min(height, math.ceil(box[3]))
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return x0, y0, x1, y1
+
+
+def ring_color(raster: Raster, box: IntBox, width: int = 2) -> np.ndarray:
+    """Median colour (float RGB) of the band `width` px wide just outside `box`.
+
+    Where the box touches the image edge, the band is what is left; a box covering the whole
+    image falls back to the box's own border pixels.
+    """
+    import numpy as np
+
+    x0, y0, x1, y1 = box
+    rgb = raster.rgb
+    h, w = rgb.shape[:2]
+    ox0, oy0 = max(0, x0 - width), max(0, y0 - width)
+    ox1, oy1 = min(w, x1 + width), min(h, y1 + width)
+    outer = rgb[oy0:oy1, ox0:ox1].reshape(-1, 3)
+    mask = np.ones((oy1 - oy0, ox1 - ox0), dtype=bool)
+    mask[y0 - oy0 : y1 - oy0, x0 - ox0 : x1 - ox0] = False
+    band = outer[mask.reshape(-1)]
+    if band.size == 0:
+        inner = rgb[y0:y1, x0:x1]
+        band = np.concatenate([inner[0], inner[-1], inner[:, 0], inner[:, -1]])
+    return np.median(band.astype(np.float64), axis=0)
+
+
+def line_count(element: Element) -> int:
+    return (element.text or "").strip("\n").count("\n") + 1
+
+
+def upright_size(element: Element) -> tuple[float, float]:
+    """(width, height) of the text's own rectangle before rotation, from its axis-aligned box.
+
+    The box of a text rotated by θ is W = w·cos + h·sin wide and H = w·sin + h·cos tall.  The
+    height comes from the font size when known (the system is singular at 45°), else from solving
+    those two equations.
+    """
+    x0, y0, x1, y1 = element.box
+    big_w, big_h = x1 - x0, y1 - y0
+    theta = math.radians(element.rotation % 180.0)
+    c, s = abs(math.cos(theta)), abs(math.sin(theta))
+    if s < 1e-6:
+        return big_w, big_h
+    if c < 1e-6:
+        return big_h, big_w
+    if element.font_size_px:
+        lines = line_count(element)
+        h = element.font_size_px * (LINE_HEIGHT + LINE_SPACING * (lines - 1))
+    else:
+        det = c * c - s * s
+        h = (big_h * c - big_w * s) / det if abs(det) > 0.2 else min(big_w, big_h) / 2
+    h = max(1.0, min(h, big_w / s if s else h, big_h / c if c else h))
+    w = (big_w - h * s) / c if c >= s else (big_h - h * c) / s
+    return max(1.0, w), h
+
+
+def upright_crop(raster: Raster, element: Element) -> tuple[np.ndarray, np.ndarray] | None:
+    """The text cut out and turned upright (H×W×3 uint8), and the colour around it.
+
+    None when the box lies outside the image or is too small to hold a glyph.
+    """
+    import numpy as np
+    from PIL import Image
+
+    box = clamp_box(element.box, raster.width, raster.height)
+    if box is None or box[2] - box[0] < 2 or box[3] - box[1] < 2:
+        return None
+    background = ring_color(raster, box)
+    x0, y0, x1, y1 = box
+    crop = raster.rgb[y0:y1, x0:x1]
+    angle = element.rotation % 360.0
+    quarter = round(angle / 90.0)
+    if abs(angle - 90.0 * quarter) < 0.01:
+        # Multiples of 90°: exact, no resampling.  np.rot90 turns counter-clockwise, so undoing
+        # a counter-clockwise rotation by k quarters is k quarters clockwise.
+        return np.ascontiguousarray(np.rot90(crop, k=-(quarter % 4))), background
+    w, h = upright_size(element)
+    fill = tuple(round(float(v)) for v in background)
+    image = Image.fromarray(crop).rotate(
+        -angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill
+    )
+    cx, cy = image.width / 2.0, image.height / 2.0
+    trimmed = image.crop(
+        (
+            max(0, math.floor(cx - w / 2.0 - 1)),
+            max(0, math.floor(cy - h / 2.0 - 1)),
+            min(image.width, math.ceil(cx + w / 2.0 + 1)),
+            min(image.height, math.ceil(cy + h / 2.0 + 1)),
+        )
+    )
+    return np.asarray(trimmed, dtype=np.uint8), background
+
+
+def split_lines(upright: np.ndarray, lines: int) -> list[np.ndarray]:
+    """A multi-line text's upright crop cut into `lines` equal horizontal strips."""
+    if lines <= 1:
+        return [upright]
+    height = upright.shape[0]
+    edges = [round(i * height / lines) for i in range(lines + 1)]
+    return [upright[a:b] for a, b in itertools.pairwise(edges) if b - a >= 2]
+
+
+def with_margin(image: np.ndarray, background: np.ndarray, fraction: float) -> np.ndarray:
+    """`image` inside a border of the background colour, `fraction` of its height wide."""
+    import numpy as np
+
+    pad = max(2, round(image.shape[0] * fraction))
+    h, w = image.shape[:2]
+    out = np.empty((h + 2 * pad, w + 2 * pad, 3), dtype=np.uint8)
+    out[:] = np.clip(np.round(background), 0, 255).astype(np.uint8)
+    out[pad : pad + h, pad : pad + w] = image
+    return out

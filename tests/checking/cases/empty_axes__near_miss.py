@@ -1,0 +1,10 @@
+# expect:
+# near-miss: empty_axes
+# Both panels have data.
+import matplotlib.pyplot as plt
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(10.24, 7.68))
+left.plot([1, 2, 3], [2, 1, 3])
+left.set_title("Before")
+right.bar(["x", "y"], [3, 2])
+right.set_title("After")
