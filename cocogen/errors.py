@@ -36,6 +36,18 @@ class BackendUnavailable(PlanningError):
     exit_code = 2
 
 
+class BackendFailed(PlanningError):
+    """An LLM backend gave no usable program: API errors after retries, a timeout, a reply with
+    no program in the target language.  The pipeline still writes the run record and sets
+    `run_dir` to it before the error reaches the caller."""
+
+    run_dir: str | None = None
+
+
+class BackendRefused(BackendFailed):
+    """The model declined the request (a refusal stop reason or refusal text)."""
+
+
 class SandboxError(CocogenError):
     """The sandbox itself (not the program in it) failed: could not start, bad wire data."""
 

@@ -415,7 +415,7 @@ STRUCTURAL: frozenset[str] = frozenset(
     categories data titled title entitled called named showing show shows comparing compare
     compared comparison with axis x-axis y-axis horizontal vertical percent percentage
     percentages respectively draw make create render generate points point slices slice
-    using labeled labelled
+    using labeled labelled table tables row rows cell cells header headers
     """.split()
 )
 """Words that are never part of a data label."""
@@ -1213,3 +1213,121 @@ def extract_commitments(prompt: str) -> Commitments:
         entities=entities,
         unknowns=_dedup(reading.vague),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Commitments from a model, and merging them with the deterministic ones
+# --------------------------------------------------------------------------------------------
+
+_FOLD_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "\u00a0": " "})
+
+
+def _folded(text: str) -> str:
+    """Case, quote style, spacing and a final full stop folded (how texts are compared here)."""
+    folded = " ".join(unicodedata.normalize("NFKC", text).translate(_FOLD_QUOTES).split())
+    return folded.casefold().rstrip(".").strip()
+
+
+def _grounded(value: str, prompt: str) -> bool:
+    needle = _folded(value)
+    return bool(needle) and needle in _folded(prompt)
+
+
+def _strings(value: object, limit: int = 200) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    out: list[str] = []
+    for item in value[:limit]:
+        if isinstance(item, str | int | float) and not isinstance(item, bool):
+            text = " ".join(str(item).split())
+            if text and len(text) <= 1000:
+                out.append(text)
+    return out
+
+
+def llm_commitments(block: dict[str, object], prompt: str) -> Commitments:
+    """Commitments from a model's JSON block, kept only where the request supports them.
+
+    Texts and numbers the request itself contains (case, quotes, spacing and a final full stop
+    folded) become required texts / numbers; a text the request does not contain (the model's
+    own wording) becomes a constraint, which only the visual critique can judge.  Counts become
+    entities (1-500).  Constraints and unknowns are taken as given.  All are `source="llm"`.
+    """
+    texts: list[Commitment] = []
+    constraints: list[Commitment] = []
+    for text in _strings(block.get("texts")):
+        if _grounded(text, prompt):
+            texts.append(Commitment(kind="text", value=text, source="llm"))
+        else:
+            constraints.append(
+                Commitment(kind="constraint", value=f'the image shows the text "{text}"',
+                           source="llm")
+            )
+    numbers = [
+        Commitment(kind="number", value=n, source="llm")
+        for n in _strings(block.get("numbers"))
+        if parse_number(n) is not None and _grounded(n, prompt)
+    ]
+    entities: list[Commitment] = []
+    raw_counts = block.get("counts")
+    for item in raw_counts if isinstance(raw_counts, list) else []:
+        if not isinstance(item, dict):
+            continue
+        what, count = item.get("what"), item.get("count")
+        if isinstance(what, str) and what.strip() and isinstance(count, int) and 0 < count <= 500:
+            entities.append(
+                Commitment(kind="entity", value=what.strip().lower(), count=count, source="llm")
+            )
+    constraints += [
+        Commitment(kind="constraint", value=c, source="llm")
+        for c in _strings(block.get("constraints"), limit=40)
+    ]
+    return Commitments(
+        required_texts=texts,
+        numbers=numbers,
+        entities=entities,
+        constraints=constraints,
+        unknowns=_strings(block.get("unknowns"), limit=40),
+    )
+
+
+def merge_commitments(base: Commitments, extra: Commitments) -> Commitments:
+    """`base` (the deterministic reading) plus what `extra` (a model's) adds.
+
+    Duplicates are dropped by folded value (case, quotes, spacing, a final full stop); an
+    entity the rules already count keeps the rules' count.
+    """
+
+    def add(mine: list[Commitment], theirs: list[Commitment]) -> list[Commitment]:
+        seen = {_folded(c.value) for c in mine}
+        out = list(mine)
+        for c in theirs:
+            key = _folded(c.value)
+            if key and key not in seen:
+                seen.add(key)
+                out.append(c)
+        return out
+
+    counted = {_folded(c.value) for c in base.entities}
+    entities = list(base.entities) + [
+        c for c in extra.entities if _folded(c.value) not in counted
+    ]
+    unknowns = _dedup([*base.unknowns, *extra.unknowns])
+    return Commitments(
+        required_texts=add(base.required_texts, extra.required_texts),
+        numbers=add(base.numbers, extra.numbers),
+        entities=_unique_entities(entities),
+        constraints=add(base.constraints, extra.constraints),
+        unknowns=unknowns,
+    )
+
+
+def _unique_entities(items: list[Commitment]) -> list[Commitment]:
+    seen: set[tuple[str, int | None]] = set()
+    out: list[Commitment] = []
+    for c in items:
+        key = (_folded(c.value), c.count)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cocogen.errors import BackendUnavailable, NotUnderstood
+from cocogen.errors import NotUnderstood
 from cocogen.planning.base import GenerationRequest
 from cocogen.planning.commitments import (
     STOPWORDS,
@@ -43,7 +43,7 @@ from cocogen.planning.commitments import (
     is_wide,
     read_request,
 )
-from cocogen.types import Canvas, Program
+from cocogen.types import Canvas, Commitment, Commitments, Program, Request
 
 ChartKind = Literal["bar", "barh", "line", "pie", "scatter"]
 TitleSource = Literal["explicit", "quoted", "subject", "kind"]
@@ -943,7 +943,12 @@ def chart_source(spec: ChartSpec, canvas: Canvas) -> str:
 
 
 class OfflineBackend:
-    """A deterministic, no-LLM planner for charts whose data the request spells out."""
+    """A deterministic, no-LLM planner for requests that spell out their data or texts.
+
+    matplotlib: tables, histograms, multi-series and single-series charts (`offline_charts`,
+    this module); graphviz: flowcharts written with arrows (`offline_flow`); html and svg:
+    layouts of the quoted texts (`offline_text`).  Vega-Lite is not written offline.
+    """
 
     name = "offline"
     can_repair = False
@@ -952,19 +957,109 @@ class OfflineBackend:
     def __init__(self, **_options: Any) -> None:
         """Options are accepted (the registry may pass some) and ignored: nothing to configure."""
 
+    def choose_language(self, request: Request, suggestion: str) -> tuple[str, str]:
+        """When the rules are unsure: the language of what this planner can read in the request."""
+        from cocogen.planning.offline_flow import parse_flow
+        from cocogen.planning.offline_text import parse_text_request
+
+        prompt = request.prompt
+        try:
+            parse_flow(prompt)
+            return "graphviz", f"{suggestion}; the request's arrows make a flowchart"
+        except NotUnderstood:
+            pass
+        try:
+            _matplotlib_program(prompt, request.data, request.canvas)
+            return "matplotlib", f"{suggestion}; the request spells out chart data"
+        except NotUnderstood:
+            pass
+        try:
+            parse_text_request(prompt)
+            return "html", f"{suggestion}; the request quotes texts to lay out"
+        except NotUnderstood:
+            pass
+        return self.default_language, f"{suggestion}; the offline planner's default"
+
     def generate(self, request: GenerationRequest) -> Program:
-        if request.language not in ("matplotlib", "auto"):
-            raise BackendUnavailable(
-                f"the offline planner only writes matplotlib, not {request.language}: pass "
-                f"--language matplotlib, or use an LLM backend for {request.language}"
+        language = request.language
+        prompt = request.request.prompt
+        commitments = None
+        if language in ("matplotlib", "auto"):
+            language = "matplotlib"
+            source, notes, commitments = _matplotlib_program(
+                prompt, request.request.data, request.canvas
             )
-        spec = parse_chart_request(request.request.prompt, request.request.data)
-        size = len(spec.points) or len(spec.values)
+        elif language == "graphviz":
+            from cocogen.planning.offline_flow import dot_source, flow_commitments, parse_flow
+
+            flow = parse_flow(prompt)
+            source = dot_source(flow, request.canvas)
+            commitments = flow_commitments(flow)
+            notes = f"offline planner: flowchart of {len(flow.nodes)} steps"
+        elif language in ("html", "svg"):
+            from cocogen.planning.offline_text import html_source, parse_text_request, svg_source
+
+            texts = parse_text_request(prompt)
+            write = html_source if language == "html" else svg_source
+            source = write(texts, request.canvas)
+            count = len(texts.texts) + (1 if texts.headline else 0)
+            notes = f"offline planner: {texts.kind} layout of {count} quoted texts"
+        else:
+            raise NotUnderstood(
+                f"the offline planner does not write {language}: pass --language matplotlib, "
+                f"or {LLM_HINT}"
+            )
         return Program(
-            language="matplotlib",
-            source=chart_source(spec, request.canvas),
+            language=language,
+            source=source,
             backend=self.name,
             attempt=request.attempt,
-            notes=f"offline planner: {spec.kind} chart of {size} values; "
-            f"title from {spec.title_source}",
+            notes=notes,
+            commitments=commitments,
         )
+
+
+def _texts(*groups: Sequence[str]) -> Commitments:
+    values = list(dict.fromkeys(t for group in groups for t in group if t))
+    return Commitments(required_texts=[Commitment(kind="text", value=v) for v in values])
+
+
+def _matplotlib_program(
+    prompt: str, data: Any, canvas: Canvas
+) -> tuple[str, str, Commitments | None]:
+    """(source, notes, texts it must show) for the first chart reading that fits: a table, a
+    histogram, several series, one series (`parse_chart_request`, which raises `NotUnderstood`
+    saying what it needs)."""
+    from cocogen.planning import offline_charts as charts
+
+    table = charts.parse_table_request(prompt)
+    if table is not None:
+        return (
+            charts.table_source(table, canvas),
+            f"offline planner: table of {len(table.rows)} rows and {len(table.columns)} columns",
+            _texts(table.columns, *table.rows, [table.title or ""]),
+        )
+    histogram = charts.parse_histogram_request(prompt)
+    if histogram is not None:
+        return (
+            charts.histogram_source(histogram, canvas),
+            f"offline planner: histogram of {len(histogram.values)} values in "
+            f"{histogram.bins} bins",
+            None,
+        )
+    if data is None:
+        series = charts.parse_series_request(prompt)
+        if series is not None:
+            return (
+                charts.series_source(series, canvas),
+                f"offline planner: {series.kind} chart of {len(series.series)} series over "
+                f"{len(series.categories)} categories",
+                _texts(series.categories, [s.name for s in series.series]),
+            )
+    spec = parse_chart_request(prompt, data)
+    size = len(spec.points) or len(spec.values)
+    return (
+        chart_source(spec, canvas),
+        f"offline planner: {spec.kind} chart of {size} values; title from {spec.title_source}",
+        None,
+    )

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle, Wedge
 from matplotlib.text import Text
 
-from cocogen.errors import BackendUnavailable, NotUnderstood
+from cocogen.errors import NotUnderstood
 from cocogen.planning.base import GenerationRequest, PreviousAttempt, supports_repair
 from cocogen.planning.offline import (
     NEEDS_DATA,
@@ -587,12 +587,14 @@ def test_refusals_say_why(prompt: str, needle: str) -> None:
     assert "\n" not in str(caught.value)
 
 
-def test_other_languages_are_unavailable() -> None:
+def test_other_languages_say_what_they_need() -> None:
     request = Request(prompt="bar chart: A 1, B 2")
     svg = GenerationRequest(request=request, language="svg", canvas=request.canvas)
-    with pytest.raises(BackendUnavailable) as caught:
+    with pytest.raises(NotUnderstood, match=r"texts given in quotes.*ANTHROPIC_API_KEY"):
         OfflineBackend().generate(svg)
-    assert "only writes matplotlib" in str(caught.value)
+    vega = GenerationRequest(request=request, language="vegalite", canvas=request.canvas)
+    with pytest.raises(NotUnderstood, match=r"does not write vegalite.*--backend anthropic"):
+        OfflineBackend().generate(vega)
 
 
 def test_supported_kind_wins_over_an_unsupported_word() -> None:
