@@ -12,4 +12,4 @@ class NoneRefiner:
     def refine(
         self, image: bytes, manifest: LayoutManifest, request: Request, options: RefineOptions
     ) -> RefineResult:
-        return RefineResult(png=image, changed=False)
+        return RefineResult(png=image, changed=False, refiner=self.name)
