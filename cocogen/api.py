@@ -7,11 +7,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cocogen.errors import UsageError
-from cocogen.languages import detect
+from cocogen.languages import detect, strip_fence
 from cocogen.pipeline import Pipeline
 from cocogen.registry import load_backend
 from cocogen.result import Result
-from cocogen.types import LANGUAGES, Canvas, Program, Request
+from cocogen.types import LANGUAGES, Canvas, Program, RefineOptions, Request
 
 
 def _canvas(width: int | None, height: int | None, dpi: int | None) -> Canvas:
@@ -45,24 +45,42 @@ def generate(
     runs_root: str | Path | None = None,
     max_attempts: int = 3,
     pipeline: Pipeline | None = None,
+    refine: RefineOptions | None = None,
+    model: str | None = None,
+    cache: bool = True,
+    critique: bool = False,
 ) -> Result:
+    """`refine`: refine the final draft (see refiners/); the draft stays if the result fails.
+    `model`: the LLM backend's model (default: `COCOGEN_MODEL`, else the backend's own).
+    `cache=False`: do not read cached LLM replies (fresh replies are still stored).
+    `critique`: let a multimodal model judge each draft's constraints no check can decide."""
     request = Request(
         prompt=prompt,
         language=_language(language),
         canvas=_canvas(width, height, dpi),
         seed=seed,
+        refine=refine,
     )
     if pipeline is None:
+        options: dict[str, object] = {}
+        if model:
+            options["model"] = model
+        if not cache:
+            options["cache"] = False
         pipeline = Pipeline(
-            backend=load_backend(backend),
+            backend=load_backend(backend, **options),
             max_attempts=max_attempts,
             runs_root=Path(runs_root) if runs_root else None,
+            critique=critique,
         )
     return pipeline.generate(
         request,
         output=Path(output) if output else None,
         run_dir=Path(run_dir) if run_dir else None,
     )
+
+
+PROGRAM_SUFFIXES = frozenset({".py", ".svg", ".html", ".htm", ".dot", ".gv", ".json"})
 
 
 def load_program(code_or_path: str | Path, language: str = "auto") -> Program:
@@ -73,7 +91,7 @@ def load_program(code_or_path: str | Path, language: str = "auto") -> Program:
         candidate = Path(code_or_path)
         if candidate.exists():
             path = candidate
-        elif isinstance(code_or_path, Path) or candidate.suffix in {".py", ".svg", ".html", ".dot"}:
+        elif isinstance(code_or_path, Path) or candidate.suffix in PROGRAM_SUFFIXES:
             raise UsageError(f"file not found: {code_or_path}")
     if path is not None:
         try:
@@ -86,6 +104,7 @@ def load_program(code_or_path: str | Path, language: str = "auto") -> Program:
         raise UsageError(f"{path or 'the program'} is empty")
     if language == "auto":
         language = detect(source, str(path) if path else None)
+    _fence, source = strip_fence(source)  # a Markdown-fenced program renders as its code
     return Program(language=language, source=source, backend="user")
 
 
@@ -102,6 +121,7 @@ def render(
     run_dir: str | Path | None = None,
     runs_root: str | Path | None = None,
     pipeline: Pipeline | None = None,
+    refine: RefineOptions | None = None,
 ) -> Result:
     program = load_program(code_or_path, language)
     request = Request(
@@ -109,6 +129,7 @@ def render(
         language=program.language,
         canvas=_canvas(width, height, dpi),
         seed=seed,
+        refine=refine,
     )
     pipeline = pipeline or Pipeline(runs_root=Path(runs_root) if runs_root else None)
     return pipeline.render(

@@ -18,17 +18,20 @@ ax.bar(["a", "b"], [1, 2])
 ax.set_title("doctor 中文")
 """
 
-# Sandbox layers of the isolation plan (ARCHITECTURE.md "Render") and what this runner does.
-SUBPROCESS_LAYERS: dict[str, tuple[bool, str]] = {
-    "fresh_process": (True, "one new interpreter per job"),
-    "scrubbed_env": (True, "allow-listed environment: no keys, no proxies, private HOME"),
-    "private_workdir": (True, "a temp dir per job, removed afterwards"),
-    "rlimits": (True, "CPU, address space, open files, file size, no core dumps"),
-    "wall_timeout": (True, "process group killed at the wall-clock limit"),
-    "network_namespace": (False, "not applied by the subprocess runner (needs the warm pool)"),
-    "landlock": (False, "not applied by the subprocess runner (needs the warm pool)"),
-    "seccomp": (False, "not applied by the subprocess runner (needs the warm pool)"),
-}
+def _sandbox() -> dict[str, Any]:
+    """The runner renders use here and each of its layers, as that runner itself reports them."""
+    from cocogen.errors import SandboxError
+    from cocogen.rendering import default_runner
+
+    try:
+        runner = default_runner()
+    except SandboxError as exc:
+        return {"runner": "none", "error": str(exc), "layers": {}}
+    layers = getattr(runner, "layers", None)
+    return {
+        "runner": str(getattr(runner, "name", type(runner).__name__)),
+        "layers": layers() if callable(layers) else {},
+    }
 
 
 def _has(module: str) -> bool:
@@ -69,7 +72,8 @@ def _fonts() -> dict[str, Any]:
 
 def collect() -> dict[str, Any]:
     """Everything doctor reports, as one JSON-able dict; `ok` is whether the core path works."""
-    renderers = _renderers()
+    sandbox = _sandbox()
+    renderers = _renderers() if "error" not in sandbox else {}
     backends: dict[str, Any] = {}
     registered = plugins(BACKENDS)
     for name in sorted(registered):
@@ -88,10 +92,7 @@ def collect() -> dict[str, Any]:
         "fonts": _fonts(),
         "ocr": {"rapidocr": _has("rapidocr"), "tesserocr": _has("tesserocr")},
         "browser": {"chromium": chromium, "playwright": _has("playwright")},
-        "sandbox": {
-            "runner": "subprocess",
-            "layers": {k: {"active": a, "detail": d} for k, (a, d) in SUBPROCESS_LAYERS.items()},
-        },
+        "sandbox": sandbox,
         "backends": backends,
         "refiners": sorted(plugins(REFINERS)),
     }
@@ -121,6 +122,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"  {mark(browser['chromium'])}chromium {browser['chromium'] or ''}".rstrip())
     lines.append(f"  {mark(browser['playwright'])}playwright")
     lines.append(f"sandbox ({report['sandbox']['runner']} runner):")
+    if "error" in report["sandbox"]:
+        lines.append(f"  -- {report['sandbox']['error']}")
     for name, layer in report["sandbox"]["layers"].items():
         lines.append(f"  {mark(layer['active'])}{name:<18} {layer['detail']}")
     lines.append("backends:")

@@ -52,12 +52,28 @@ class Canvas(Model):
 
 
 class RefineOptions(Model):
+    """How to refine a draft (see refiners/): the defaults change little and protect a lot."""
+
     model: str | None = None
     prompt: str | None = None
     strength: float = Field(0.3, ge=0.0, le=1.0)
     steps: int = Field(20, ge=1, le=200)
     guidance: float = 6.0
     margin_px: int = Field(4, ge=0)
+    negative_prompt: str | None = None
+    seed: int | None = None
+    """None: the request's seed."""
+    lock: bool = True
+    """Structure lock: paste the draft's text boxes and thin strokes back exactly."""
+    feather_px: int = Field(3, ge=0)
+    regions: dict[str, str] = Field(default_factory=dict)
+    """Element id (or 'background' for the whole canvas) -> its own prompt."""
+    controlnet: str | None = None
+    """A ControlNet directory or cached model id; its control image is made from the draft."""
+    control: Literal["canny", "lineart"] = "canny"
+    min_edge_f1: float = Field(0.6, ge=0.0, le=1.0)
+    """Verification: the least edge F1 (draft vs refined, outside the mask) that is accepted."""
+    edge_tolerance_px: int = Field(2, ge=0, le=16)
 
 
 class Request(Model):
@@ -100,10 +116,21 @@ class Commitments(Model):
 
 
 class TokenUsage(Model):
+    """What planning cost: `input_tokens` are uncached input tokens, `cache_read_tokens` /
+    `cache_write_tokens` the provider's prompt cache, `requests` the API calls made and
+    `cached_replies` the replies served from cocogen's own reply cache (no call, no tokens)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    requests: int = 0
+    cached_replies: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            **{name: getattr(self, name) + getattr(other, name) for name in TokenUsage.model_fields}
+        )
 
 
 class Program(Model):
@@ -113,6 +140,8 @@ class Program(Model):
     attempt: int = 1
     usage: TokenUsage | None = None
     notes: str = ""
+    commitments: Commitments | None = None
+    """Promises an LLM backend read from the request (merged with the deterministic ones)."""
 
     @property
     def suffix(self) -> str:
@@ -217,8 +246,9 @@ class AttemptRecord(Model):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
-RunStatus = Literal["ok", "check_failed", "render_failed"]
-"""ok: rendered and passed; check_failed: an image with error findings; render_failed: no image."""
+RunStatus = Literal["ok", "check_failed", "render_failed", "plan_failed"]
+"""ok: rendered and passed; check_failed: an image with error findings; render_failed: no image;
+plan_failed: the backend gave no program (API errors, a refusal): no attempt was rendered."""
 
 
 class RunRecord(Model):
@@ -230,6 +260,8 @@ class RunRecord(Model):
     commitments: Commitments = Commitments()
     backend: str = ""
     language: str = ""
+    language_reason: str = ""
+    """Why this language was chosen (asked for, a rule on the request's words, or the model)."""
     attempts: list[AttemptRecord] = Field(default_factory=list)
     final_attempt: int | None = None
     final_image: str | None = None
@@ -238,3 +270,7 @@ class RunRecord(Model):
     versions: dict[str, str] = Field(default_factory=dict)
     seed: int = 0
     cache_keys: dict[str, str] = Field(default_factory=dict)
+    usage: TokenUsage = TokenUsage()
+    """Planning cost summed over every backend call of the run (repairs and critiques too)."""
+    refine: dict[str, Any] | None = None
+    """The refine step, when one ran: options, verdict (accepted or why not), files, timings."""

@@ -2,7 +2,7 @@
 # Set everything up, then render the examples offline (no API key) into demo-out/ (or $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh svg,html,vegalite
 OUT="${1:-demo-out}"
 mkdir -p "$OUT"
 BIN=.venv/bin/cocogen
@@ -15,8 +15,10 @@ while IFS= read -r prompt; do
   "$BIN" generate "$prompt" -o "$OUT/prompt-$n.png" --run-dir "$OUT/runs/prompt-$n"
   count=$((count + 1))
 done < examples/prompts.txt
-for program in examples/programs/*.py; do
-  name="$(basename "$program" .py)"
+for program in examples/programs/*.py examples/programs/*.svg examples/programs/*.html \
+    examples/programs/*.vl.json examples/programs/*.dot; do
+  name="$(basename "$program")"
+  name="${name%%.*}"
   "$BIN" render "$program" -o "$OUT/$name.png" --run-dir "$OUT/runs/$name"
   count=$((count + 1))
 done

@@ -9,7 +9,9 @@ EXTRAS="${1:-}"
 VENV="${COCOGEN_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 # Fonts: DejaVu for Latin, Noto CJK so that Chinese/Japanese/Korean text renders as glyphs.
-SYSTEM_PACKAGES=(fonts-dejavu-core fonts-noto-cjk)
+# chromium draws HTML (and SVG that cairo cannot); graphviz lays out DOT (libgvc).
+# libseccomp2: the sandbox pool's seccomp filter (loaded through ctypes, no Python binding).
+SYSTEM_PACKAGES=(fonts-dejavu-core fonts-noto-cjk chromium graphviz libseccomp2)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -41,6 +43,16 @@ stamp="$VENV/.cocogen-installed"
 want="$(cat pyproject.toml | sha256sum | cut -c1-16)-[$EXTRAS]"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing cocogen${EXTRAS:+[$EXTRAS]} into $VENV"
+  # The refine extra (also pulled in by dev) needs torch. Install a pinned one first, unless some
+  # torch is already there (e.g. a CUDA build): a bare "torch" requirement can pull a multi-GB
+  # build. Override with COCOGEN_TORCH, e.g. COCOGEN_TORCH="torch==2.13.0+cu128".
+  case ",$EXTRAS," in
+    *,dev,*|*,refine,*)
+      if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+          "${COCOGEN_TORCH:-torch==2.13.0}"
+      fi ;;
+  esac
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"
   echo "$want" > "$stamp"
 fi
