@@ -312,6 +312,15 @@ class Worker:
     def plan_for(self, renderer: Renderer) -> Plan:
         profile = renderer.profile
         plan = self.plan
+        # The renderer's own package stays readable: it may import its siblings lazily in the job
+        # (renderers.html → renderers.svg), and a plugin's package is not known at start-up.
+        own = [
+            real
+            for real in map(os.path.realpath, package_dirs([renderer.module.__name__]))
+            if real not in plan.read_paths
+        ]
+        if own:
+            plan = replace(plan, read_paths=(*plan.read_paths, *own))
         if not profile.skip and not profile.seccomp_allow:
             return plan
         program = plan.seccomp_program
@@ -454,9 +463,11 @@ class Worker:
         reaping.kill_group(pid)
         # A complete result from a job that could not start processes: the child is killed and
         # torn down in the background (reaped before the next fork); nothing waits for it.
-        early = complete() and not exited and not self.could_fork(plan)
+        # A job that could fork is reaped now (its processes are cleaned up below); when its result
+        # was complete before it exited, our own SIGKILL above is not its failure.
+        early = complete() and not exited
         status, usage = 0, None
-        if not early:
+        if not early or self.could_fork(plan):
             _, status, usage = os.wait4(pid, 0)
         else:
             self.zombies.append(pid)

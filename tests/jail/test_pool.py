@@ -170,3 +170,26 @@ def test_runner_from_environment(cache_dir: Path) -> None:
         assert pool.run(Job(renderer=MPL, source=DRAW)).ok
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize(
+    ("entry", "source"),
+    [
+        ("renderers.html:render", "<html><body><h1>Warm browser</h1></body></html>"),
+        (
+            "renderers.svg:render",
+            '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="80">'
+            '<foreignObject width="200" height="80"><div xmlns="http://www.w3.org/1999/xhtml">'
+            "Warm browser</div></foreignObject></svg>",
+        ),
+    ],
+)
+def test_jobs_reach_the_workers_warm_browser(pool: WorkerPool, entry: str, source: str) -> None:
+    """The browser lives in the worker; each forked job keeps only its pipe open (keep_fds)."""
+    language = entry.split(".")[1].split(":")[0]
+    for _ in range(2):  # the first job warms the browser up, the second reuses it
+        job = Job(renderer=entry, source=source, language=language, width=320, height=120)
+        result = pool.run(job)
+        assert result.failure is None, result.failure
+        texts = " ".join(str(e.get("text") or "") for e in result.manifest["elements"])
+        assert "Warm browser" in texts
