@@ -16,6 +16,7 @@ import gc
 import importlib
 import json
 import os
+import resource
 import selectors
 import sys
 import time
@@ -46,6 +47,8 @@ READ_PATHS = (
     "/dev/urandom",
     "/dev/zero",
 )
+UNBOUNDED_MB = 1 << 30
+"""An address-space limit of 1 PiB: none, for a renderer that reserves before it allocates."""
 DRAIN_AFTER_EXIT_S = 0.5
 EARLY_DRAIN_S = 0.05
 # Ends a complete result on the result pipe (the child closes stdout/stderr just before).
@@ -541,13 +544,27 @@ def _child(
         keep = tuple(keep_fds()) if callable(keep_fds) else ()
         result_fd = jail.redirect_stdio(pipes[1][1], pipes[2][1], pipes[0][1], keep)
         entered = time.perf_counter()
+        prepare = getattr(renderer.module, "prepare", None)
+        reserves = callable(prepare) and getattr(renderer.module, "UNLIMITED_ADDRESS_SPACE", False)
+        # V8 (renderers/vegalite.py) reserves tens of GiB of address space when its engine starts:
+        # the job enters the jail without RLIMIT_AS, `prepare` starts the engine inside it, and
+        # the limit then applies on top of what the engine reserved.
+        limits = replace(job.limits, address_space_mb=UNBOUNDED_MB) if reserves else job.limits
         try:
-            jail.enter(plan, job.limits, env, str(out_dir), str(inputs_dir))
+            jail.enter(plan, limits, env, str(out_dir), str(inputs_dir))
         except LayerFailed as exc:
             result = JobResult.failed("refused", f"{exc}; the job was not run")
         else:
             jailed = time.perf_counter()
-            result = execute(job, workdir, renderer.render)
+            try:
+                adjusted = prepare(job) if callable(prepare) else None
+                if reserves:
+                    space = (adjusted or job.limits).address_space_mb * 1024 * 1024
+                    resource.setrlimit(resource.RLIMIT_AS, (space, space))
+            except Exception as exc:  # noqa: BLE001 - reported as the job's failure
+                result = JobResult.failed("error", f"renderer failed to start: {exc}")
+            else:
+                result = execute(job, workdir, renderer.render)
             result.timings["jail_s"] = round(jailed - entered, 4)
         data = result.to_json().encode("utf-8") + RESULT_END
         sys.stdout.flush()

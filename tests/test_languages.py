@@ -4,7 +4,6 @@ file in every language end to end (sandbox, manifest, checker, run directory).""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,9 +92,6 @@ CASES = [
     ("monthly_signups.vl.json", "vegalite", "program.vl.json"),
     ("service_graph.dot", "graphviz", "program.dot"),
 ]
-# Until the warm pool keeps a renderer's `keep_fds()` open in the job (the browser's pipe) and
-# honours `UNLIMITED_ADDRESS_SPACE` (V8), these two run through the one-shot runner.
-ONE_SHOT = {"html", "vegalite"}
 
 
 @pytest.mark.parametrize(("name", "language", "program"), CASES)
@@ -107,7 +103,6 @@ def test_cli_renders_every_language(name: str, language: str, program: str) -> N
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, **({"COCOGEN_SANDBOX": "subprocess"} if language in ONE_SHOT else {})},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads(proc.stdout)
