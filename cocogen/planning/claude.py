@@ -22,7 +22,7 @@ from cocogen.planning.errors import map_sdk_error
 from cocogen.planning.llm import LLMBackend, Reply, Turn
 from cocogen.types import TokenUsage
 
-DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_MODEL = "claude-sonnet-4-5"
 
 
 class AnthropicBackend(LLMBackend):

@@ -23,7 +23,7 @@ from cocogen.planning.errors import map_sdk_error
 from cocogen.planning.llm import LLMBackend, Reply, Turn
 from cocogen.types import TokenUsage
 
-DEFAULT_MODEL = "gpt-5.5"
+DEFAULT_MODEL = "gpt-5"
 LOCAL_KEY = "not-needed"
 
 
