@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = torch.get_num_threads()
 
     def stock() -> Any:
+        if not cuda:  # the refiner bounds torch's threads process-wide; stock gets the default
+            torch.set_num_threads(threads)
         return pipe(
             prompt=PROMPT,
             image=image,

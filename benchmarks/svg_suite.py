@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             signal.alarm(PER_TEST_SECONDS)
             try:
-                png = render_one(svg_text, engine, workdir, (ref_size[0], ref_size[0]))
+                png = render_one(svg_text, engine, workdir, (ref_size[0], ref_size[1]))
                 diff = compare(png, reference)
                 row[engine] = "pass" if diff <= MAX_BAD_FRACTION else "fail"
                 row[f"{engine}_diff"] = round(diff, 4)

@@ -25,8 +25,9 @@ def make_runner(workers: int) -> tuple[Runner, str]:
         from sandbox.config import runner_from_environment
     except ImportError:  # a sandbox without the pool
         return SubprocessRunner(), "subprocess"
-    environ = dict(os.environ)
-    environ.setdefault("COCOGEN_SANDBOX_WORKERS", str(workers))
+    # The batch's own --workers sizes the pool (an exported COCOGEN_SANDBOX_WORKERS would
+    # otherwise leave slots idle or queue jobs behind the gate).
+    environ = {**os.environ, "COCOGEN_SANDBOX_WORKERS": str(workers)}
     try:
         runner = runner_from_environment(environ)
     except Exception as exc:
