@@ -499,17 +499,23 @@ def run(args: argparse.Namespace, gallery: Path, cache: Path) -> None:
     paths = candidates(gallery)
     sources = [p.read_text(encoding="utf-8") for p in paths]
     started = time.perf_counter()
-    untouched = render_all(sources, cache, args.jobs)
     charts: list[tuple[str, str, dict[str, Any], Plan]] = []
-    for path, source, data in zip(paths, sources, untouched, strict=True):
-        manifest = data.get("manifest")
-        if not manifest or data.get("notes") or data["png"] is None:
-            continue
-        m = LayoutManifest.model_validate(manifest)
-        if len(m.texts()) < 5 or min(m.width, m.height) < 300:
-            continue
-        plan = make_plan(m, data["png"], len(charts))
-        charts.append((f"{path.parent.name}/{path.name}", source, data, plan))
+    chunk = 40  # render candidates a chunk at a time, until enough charts qualify
+    for first in range(0, len(sources), chunk):
+        untouched = render_all(sources[first : first + chunk], cache, args.jobs)
+        for path, source, data in zip(
+            paths[first : first + chunk], sources[first : first + chunk], untouched, strict=True
+        ):
+            manifest = data.get("manifest")
+            if not manifest or data.get("notes") or data["png"] is None:
+                continue
+            m = LayoutManifest.model_validate(manifest)
+            if len(m.texts()) < 5 or min(m.width, m.height) < 300:
+                continue
+            plan = make_plan(m, data["png"], len(charts))
+            charts.append((f"{path.parent.name}/{path.name}", source, data, plan))
+            if len(charts) == args.charts:
+                break
         if len(charts) == args.charts:
             break
     print(f"{len(charts)} charts from {len(paths)} gallery scripts", file=sys.stderr)

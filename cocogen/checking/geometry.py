@@ -24,9 +24,20 @@ TEXT_TOO_SMALL = "text_too_small"
 BLANK_CANVAS = "blank_canvas"
 EMPTY_AXES = "empty_axes"
 PNG_UNREADABLE = "png_unreadable"
+TEXT_OVER_LEGEND = "text_over_legend"
+TEXT_OVER_MARK = "text_over_mark"
 
 GEOMETRY_CODES: frozenset[str] = frozenset(
-    {TEXT_OVERLAP, TEXT_CLIPPED, TEXT_TOO_SMALL, BLANK_CANVAS, EMPTY_AXES, PNG_UNREADABLE}
+    {
+        TEXT_OVERLAP,
+        TEXT_CLIPPED,
+        TEXT_TOO_SMALL,
+        BLANK_CANVAS,
+        EMPTY_AXES,
+        PNG_UNREADABLE,
+        TEXT_OVER_LEGEND,
+        TEXT_OVER_MARK,
+    }
 )
 """Every code this module can emit; `layout_ok` is 0 when one of them is an error."""
 
@@ -545,6 +556,88 @@ def blank_canvas_findings(
     ]
 
 
+# --------------------------------------------------------------------------- text over marks
+
+_MARK_KINDS = frozenset({"bar"})
+"""Marks whose box is their shape (a line's or a wedge's box is mostly empty space)."""
+_CONTAINED = 0.98
+"""A text this much inside a mark is a label in its bar (readability: the contrast check)."""
+
+
+def text_over_legend_findings(
+    manifest: LayoutManifest, settings: CheckSettings | None = None
+) -> list[Finding]:
+    """`text_over_legend` errors: a text that is not the legend's own, under or over its box."""
+    settings = settings or CheckSettings()
+    legends = [e for e in manifest.elements if e.kind == "legend_box"]
+    findings: list[Finding] = []
+    for text in manifest.texts():
+        if text.role == "legend" or area(text.box) == 0:
+            continue
+        for legend in legends:
+            share = intersection(text.box, legend.box) / area(text.box)
+            if share <= settings.overlap_tolerance:
+                continue
+            percent = round(share * 100)
+            findings.append(
+                Finding(
+                    code=TEXT_OVER_LEGEND,
+                    severity="error",
+                    message=(
+                        f"{describe(text)} ({text.id}) at {fmt_box(text.box)} lies {percent}% "
+                        f"inside the legend box ({legend.id}) at {fmt_box(legend.box)}"
+                    ),
+                    llm_message=(
+                        f"the legend covers {describe(text)}: move the legend (another loc, or "
+                        f"outside the axes with bbox_to_anchor) or move the text"
+                    ),
+                    element_ids=[text.id, legend.id],
+                    boxes=[text.box, legend.box],
+                )
+            )
+            break
+    return findings
+
+
+def text_over_mark_findings(
+    manifest: LayoutManifest, settings: CheckSettings | None = None
+) -> list[Finding]:
+    """`text_over_mark` warnings: a text that straddles the edge of a data mark (a bar).
+
+    A text wholly inside its bar is a legitimate value label; one across the bar's edge is half
+    on the mark and half off it, which is hard to read and usually a placement slip.
+    """
+    settings = settings or CheckSettings()
+    marks = [e for e in manifest.elements if e.role == "shape" and e.kind in _MARK_KINDS]
+    findings: list[Finding] = []
+    for text in manifest.texts():
+        if text.role in ("tick", "legend") or area(text.box) == 0:
+            continue
+        for mark in marks:
+            share = intersection(text.box, mark.box) / area(text.box)
+            if share <= settings.overlap_tolerance or share >= _CONTAINED:
+                continue
+            percent = round(share * 100)
+            findings.append(
+                Finding(
+                    code=TEXT_OVER_MARK,
+                    severity="warning",
+                    message=(
+                        f"{describe(text)} ({text.id}) at {fmt_box(text.box)} straddles the edge "
+                        f"of a {mark.kind} ({mark.id}) at {fmt_box(mark.box)}: {percent}% on it"
+                    ),
+                    llm_message=(
+                        f"{describe(text)} is half on a {mark.kind}: put it fully inside the "
+                        f"{mark.kind} or clear of it (e.g. ax.bar_label with padding)"
+                    ),
+                    element_ids=[text.id, mark.id],
+                    boxes=[text.box, mark.box],
+                )
+            )
+            break
+    return findings
+
+
 # --------------------------------------------------------------------------- all together
 
 
@@ -559,4 +652,6 @@ def geometry_findings(
         *text_overlap_findings(manifest, settings),
         *text_too_small_findings(manifest, settings),
         *empty_axes_findings(manifest),
+        *text_over_legend_findings(manifest, settings),
+        *text_over_mark_findings(manifest, settings),
     ]
