@@ -11,8 +11,8 @@ the real sandbox renders the page, and each of the prompt's required texts is lo
   the text spans.
 
 A prompt counts when all its texts pass.  For comparison the table also shows the pipeline's own
-verdict in the same run (the checker traces each quoted text against single manifest lines, so a
-text wrapped over two lines is not found by it) and the share of prompts whose run passed.
+verdict in the same run (the checker's commitment tracing, which also joins the wrapped lines of a
+paragraph) and the share of prompts whose run passed.
 
 Run: .venv/bin/python benchmarks/longtext_offline.py [--limit N] [--language html|svg] [--zh]
 """

@@ -179,11 +179,61 @@ def ocr_contains(haystack: str, needle: str, threshold: float = 0.85) -> bool:
 
 
 def matching_texts(value: str, manifest: LayoutManifest) -> list[Element]:
-    """Text elements that equal `value` or contain it as a whole word/phrase, normalised."""
+    """Text elements that equal `value` or contain it as a whole word/phrase, normalised.
+
+    A text wrapped over several lines (each line its own element, as HTML and SVG layouts
+    record them) matches as the shortest run of consecutive lines of one paragraph that holds
+    it; see `paragraphs`.
+    """
     needle = normalize_text(value)
     if not needle:
         return []
-    return [e for e in manifest.texts() if contains_phrase(normalize_text(e.text or ""), needle)]
+    texts = manifest.texts()
+    found = [e for e in texts if contains_phrase(normalize_text(e.text or ""), needle)]
+    if found:
+        return found
+    for block in paragraphs(texts):
+        for first in range(len(block) - 1):
+            for last in range(first + 1, len(block)):
+                if contains_phrase(normalize_text(joined_lines(block[first : last + 1])), needle):
+                    found.extend(block[first : last + 1])
+                    break
+            if found:
+                return found
+    return found
+
+
+_LINE_GAP = 0.6
+"""Most space between two lines of one paragraph, as a fraction of the upper line's height."""
+
+
+def paragraphs(texts: Sequence[Element]) -> list[list[Element]]:
+    """Text elements grouped into wrapped paragraphs: consecutive in the manifest, the same font
+    size and parent, upright, each line starting right under the one before."""
+    groups: list[list[Element]] = []
+    for element in texts:
+        last = groups[-1][-1] if groups else None
+        if (
+            last is not None
+            and last.font_size_px == element.font_size_px
+            and last.parent == element.parent
+            and last.rotation == element.rotation == 0
+            and 0 <= element.box[1] - last.box[3] <= _LINE_GAP * (last.box[3] - last.box[1])
+        ):
+            groups[-1].append(element)
+        else:
+            groups.append([element])
+    return [g for g in groups if len(g) > 1]
+
+
+def joined_lines(lines: Sequence[Element]) -> str:
+    """The lines of a paragraph as one text (no space where a line starts with a CJK character)."""
+    out = ""
+    for element in lines:
+        text = (element.text or "").strip()
+        wide = bool(out) and bool(text) and unicodedata.east_asian_width(text[0]) in "WF"
+        out += ("" if not out or wide else " ") + text
+    return out
 
 
 def closest_text(value: str, manifest: LayoutManifest, cutoff: float = 0.6) -> Element | None:

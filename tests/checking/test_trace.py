@@ -218,3 +218,33 @@ def test_check_passes_when_commitments_hold() -> None:
     report = check(manifest(text("p", "PROFIT")), None, commitments, GEOMETRY_ONLY)
     assert report.passed and report.findings == []
     assert report.scores["commitments_satisfied"] == 1.0
+
+
+def line(id: str, value: str, top: float, size: float = 16, left: float = 20) -> Element:
+    box = (left, top, left + 300, top + size * 1.2)
+    return Element(id=id, role="text", box=box, text=value, font_size_px=size, parent="p")
+
+
+def test_a_text_wrapped_over_lines_is_satisfied_by_the_lines_that_hold_it() -> None:
+    page = manifest(
+        line("h", "Opening hours", 10, size=32),
+        line("l1", "Fresh coffee and pastries", 60),
+        line("l2", "all day long, every day of", 80),
+        line("l3", "the week", 100),
+        line("n", "Cash only", 160),
+    )
+    wrapped = trace_commitment(commit("text", "pastries all day long"), page)
+    assert wrapped.status == "satisfied"
+    assert wrapped.evidence.element_ids == ["l1", "l2"]
+    whole = trace_commitment(
+        commit("text", "Fresh coffee and pastries all day long, every day of the week"), page
+    )
+    assert whole.status == "satisfied" and whole.evidence.element_ids == ["l1", "l2", "l3"]
+    # Not across paragraphs: the heading (another size) and the note (a gap) are not lines of it.
+    assert trace_commitment(commit("text", "Opening hours Fresh"), page).status == "violated"
+    assert trace_commitment(commit("text", "the week Cash only"), page).status == "violated"
+
+
+def test_wrapped_cjk_lines_join_without_a_space() -> None:
+    page = manifest(line("a", "欢迎光临本", 10), line("b", "店", 30))
+    assert trace_commitment(commit("text", "欢迎光临本店"), page).status == "satisfied"
