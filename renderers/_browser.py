@@ -200,6 +200,10 @@ class BrowserHost:
         self._session = ""
         self._loaded = False
         self._navigated_to = ""
+        self._navigation = ""
+        """Loader id of the main frame's last committed navigation."""
+        self._loaded_navigation = ""
+        """Loader id of the last navigation whose load event fired."""
         self._slots: dict[bool, tuple[str, str]] = {}
         """Reused pages, one per JavaScript setting: (browser context id, session id)."""
 
@@ -330,10 +334,13 @@ class BrowserHost:
                 )
         elif session == self._session and method == "Page.loadEventFired":
             self._loaded = bool(self._navigated_to)
+            if self._navigated_to:
+                self._loaded_navigation = self._navigation
         elif session == self._session and method == "Page.frameNavigated":
             frame = params.get("frame") or {}
             if not frame.get("parentId"):
                 self._navigated_to = str(frame.get("url", ""))
+                self._navigation = str(frame.get("loaderId", ""))
 
     def _serve(self, url: str) -> tuple[bytes, str] | None:
         if not url.startswith(ORIGIN):
@@ -406,7 +413,14 @@ class BrowserHost:
                 raise RenderError(
                     "error", f"Chromium could not load the page: {navigation['errorText']}"
                 )
-            if not pipe.wait(lambda: self._loaded, timeout_s):
+            # Only this navigation's load counts (a reused page may still be finishing the load
+            # of a job that was killed: its events must not be taken for ours).
+            loader = str(navigation.get("loaderId") or "")
+
+            def loaded() -> bool:
+                return self._loaded_navigation == loader if loader else self._loaded
+
+            if not pipe.wait(loaded, timeout_s):
                 raise RenderError(
                     "timeout",
                     f"the page did not finish loading in {timeout_s:g} s "
@@ -420,11 +434,14 @@ class BrowserHost:
                 raise RenderError(
                     "refused", f"the page navigated away to {where}: only its own page is drawn"
                 )
-            self._evaluate(
-                pipe, session, "document.fonts ? document.fonts.ready.then(() => true) : true", True
-            )
             t0 = time.perf_counter()
-            found = self._evaluate(pipe, session, f"({DOM_SCRIPT})({json.dumps(LIMITS)})", False)
+            found = self._evaluate(
+                pipe,
+                session,
+                "(document.fonts ? document.fonts.ready : Promise.resolve()).then(() => "
+                f"({DOM_SCRIPT})({json.dumps(LIMITS)}))",
+                True,
+            )
             timings["dom_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             shot = pipe.send(
@@ -477,17 +494,25 @@ class BrowserHost:
         if slot is not None:
             context, session = slot
             try:
-                with contextlib.suppress(ProtocolError):
-                    pipe.send("Runtime.terminateExecution", {}, session, timeout=2)
-                # Let the reset to about:blank finish, so that its events are not taken for ours.
                 self._session, self._loaded, self._navigated_to = session, False, ""
-                pipe.send("Page.navigate", {"url": "about:blank"}, session, timeout=5)
-                pipe.wait(lambda: self._navigated_to == "about:blank" and self._loaded, 5.0)
-                pipe.send(
-                    "Storage.clearDataForOrigin",
-                    {"origin": ORIGIN.rstrip("/"), "storageTypes": "all"},
-                    session,
-                )
+                if javascript:
+                    # A page that ran scripts may still run them and has storage: stop them, let
+                    # the reset to about:blank finish, clear what the origin stored.
+                    with contextlib.suppress(ProtocolError):
+                        pipe.send("Runtime.terminateExecution", {}, session, timeout=2)
+                    pipe.send("Page.navigate", {"url": "about:blank"}, session, timeout=5)
+                    pipe.wait(lambda: self._navigated_to == "about:blank" and self._loaded, 5.0)
+                    pipe.send(
+                        "Storage.clearDataForOrigin",
+                        {"origin": ORIGIN.rstrip("/"), "storageTypes": "all"},
+                        session,
+                    )
+                else:
+                    # Without scripts a page keeps no state beyond its document, which the next
+                    # navigation replaces (its load is told apart by loader id, see `capture`).
+                    # It must answer, though: one still busy laying out a killed job's page
+                    # is replaced by a new one.
+                    pipe.send("Runtime.evaluate", {"expression": "1"}, session, timeout=2)
                 pipe.send(
                     "Emulation.setDeviceMetricsOverride",
                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},

@@ -19,7 +19,7 @@ import pytest
 from support import check_text_boxes, in_ci, pixels, run_renderer
 
 from renderers import html
-from renderers._browser import HOST, chromium_path
+from renderers._browser import HOST, ORIGIN, chromium_path
 from sandbox.wire import Job, RenderError
 
 pytestmark = pytest.mark.skipif(
@@ -201,3 +201,21 @@ def test_a_job_forked_from_a_warm_worker_uses_its_browser_under_seccomp(
     os.close(read_end)
     os.waitpid(pid, 0)
     assert json.loads(data) == ["Forked"], data
+
+
+def test_a_reused_page_shows_only_the_current_job(browser: None, tmp_path: Path) -> None:
+    """Pages are reused without a reset navigation when scripts are off: each job must still
+    get its own document, also after a job that left the page in the middle of a load."""
+    html.warm_up()
+    for n in range(3):
+        output = render(f"<html><body><h1>Job {n}</h1></body></html>", tmp_path)
+        texts = [e.get("text") for e in output.manifest["elements"] if e.get("text")]
+        assert texts == [f"Job {n}"]
+    # A job killed mid-load: its navigation was started and never waited for.
+    session = HOST._slots[False][1]
+    assert HOST.pipe is not None
+    HOST._served = {"/index.html": (b"<h1>Killed job</h1>", "text/html")}
+    HOST.pipe.post("Page.navigate", {"url": ORIGIN + "index.html"}, session)
+    output = render("<html><body><h1>Next job</h1></body></html>", tmp_path)
+    texts = [e.get("text") for e in output.manifest["elements"] if e.get("text")]
+    assert texts == ["Next job"]
