@@ -2,7 +2,7 @@
 # Set everything up, then render the examples offline (no API key) into demo-out/ (or $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh svg,html,vegalite
+bash scripts/setup.sh svg,html,vegalite,ocr
 OUT="${1:-demo-out}"
 mkdir -p "$OUT"
 BIN=.venv/bin/cocogen
