@@ -15,12 +15,15 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from renderers._manifest import Meaning, build, class_words, covers_canvas
 from renderers._svgraster import Item, rasterise
 from renderers._svgsafe import Resources, canvas_size, check_references, local_name, parse
 from sandbox.wire import Job, RenderError, RenderOutput
+
+if TYPE_CHECKING:
+    from renderers._browser import Capture
 
 ENGINE_CAIRO = "cairosvg"
 ENGINE_CHROMIUM = "chromium"
@@ -177,6 +180,20 @@ Meaning3 = Callable[[Item, int, int], Meaning | None]
 """What an item means in a language, given the PNG's width and height (None: leave it out)."""
 
 
+def _chromium_capture(
+    svg_text: str, size: tuple[int, int], resources: Resources, job: Job
+) -> Capture:
+    from renderers._browser import HOST
+
+    return HOST.capture_once(
+        svg_text.encode("utf-8"),
+        "image/svg+xml",
+        size=size,
+        inputs=resources.inputs,
+        timeout_s=max(1.0, job.limits.wall_s / 2),
+    )
+
+
 def draw_svg(
     svg_text: str,
     job: Job,
@@ -202,16 +219,10 @@ def draw_svg(
     engine, reason = engine_for(job, svg_text, default_engine)
     items: list[Item]
     if engine == ENGINE_CHROMIUM:
-        from renderers._browser import HOST, blocked_note
+        from renderers._browser import blocked_note
 
         try:
-            capture = HOST.capture_once(
-                svg_text.encode("utf-8"),
-                "image/svg+xml",
-                size=size,
-                inputs=resources.inputs,
-                timeout_s=max(1.0, job.limits.wall_s / 2),
-            )
+            capture = _chromium_capture(svg_text, size, resources, job)
         except RenderError as exc:
             if job.options.get("engine") in ("chromium", "browser"):
                 raise
@@ -230,11 +241,26 @@ def draw_svg(
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - cairosvg's errors are the document's
-            raise RenderError(
-                "error", f"cairosvg could not draw the {what}: {type(exc).__name__}: {exc}"[:500]
-            ) from None
-        png, width, height, items = raster.png, raster.width, raster.height, raster.items
-        notes += raster.notes
+            failed = f"cairosvg could not draw the {what}: {type(exc).__name__}: {exc}"[:500]
+            # cairosvg trips over valid SVG it does not know (opacity="50%", "5mm" lengths):
+            # Chromium draws it, unless cairo was asked for (or the SVG came from a tool).
+            wanted = str(job.options.get("engine", default_engine)).lower()
+            if wanted in ("cairo", "cairosvg"):
+                raise RenderError("error", failed) from None
+            from renderers._browser import blocked_note
+
+            try:
+                capture = _chromium_capture(svg_text, size, resources, job)
+            except RenderError as browser:
+                raise RenderError("error", f"{failed}; Chromium: {browser.message}") from None
+            png, width, height = capture.png, capture.width, capture.height
+            items = [dom_item(d) for d in capture.items]
+            engine = ENGINE_CHROMIUM
+            notes.append(f"drawn by Chromium: {failed}")
+            notes += blocked_note(capture.blocked)
+        else:
+            png, width, height, items = raster.png, raster.width, raster.height, raster.items
+            notes += raster.notes
 
     chosen = meaning or generic_meaning
 

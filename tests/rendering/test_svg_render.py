@@ -7,11 +7,14 @@ exactly the text and can be compared with the manifest's boxes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from support import check_text_boxes, in_ci, pixels, run_renderer
 
 from renderers._browser import chromium_path
+from sandbox.wire import Job
 
 needs_chromium = pytest.mark.skipif(
     chromium_path() is None and not in_ci(), reason="no Chromium here (Debian package chromium)"
@@ -128,6 +131,30 @@ def test_foreign_object_is_drawn_by_chromium() -> None:
         "SVG text",
     }
     check_text_boxes(result.png, result.manifest, pad=2)
+
+
+@needs_chromium
+def test_svg_that_cairosvg_cannot_parse_is_drawn_by_chromium(cache_dir: Path) -> None:
+    """In the pool (the default runner) the worker's warm browser takes over; the one-shot
+    child starts a browser only when the SVG's features call for one."""
+    from sandbox.pool import WorkerPool
+
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="120">'
+        '<rect width="300" height="120" fill="white"/>'
+        '<rect x="10" y="10" width="280" height="40" fill="#0000ff" opacity="50%"/>'
+        '<text x="20" y="100" font-size="24" fill="#ff0000">Half opaque</text></svg>'
+    )
+    with WorkerPool(1, cache_dir=cache_dir) as pool:
+        result = pool.run(Job(renderer="renderers.svg:render", source=svg, language="svg"))
+    assert result.ok, result.failure
+    assert result.png is not None and result.manifest is not None
+    assert result.engine == "chromium"
+    assert any("cairosvg could not draw" in note and "50%" in note for note in result.notes)
+    check_text_boxes(result.png, result.manifest, pad=2)
+    # Asked for cairo, the same SVG is a clear error instead.
+    forced = run_renderer("svg", svg, options={"engine": "cairo"})
+    assert forced.failure is not None and "cairosvg could not draw" in forced.failure["message"]
 
 
 @pytest.mark.parametrize(
