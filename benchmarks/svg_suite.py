@@ -32,14 +32,33 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+SUITE = Path(os.environ.get("COCOGEN_CORPORA", ROOT.parent / "shared" / "corpora")) / (
+    "resvg_test_suite"
+)
+
+
+def use_suite_fonts() -> None:
+    """The text tests name the suite's own fonts (Noto Sans, ...): make fontconfig see them, for
+    cairo in this process and for the Chromium it starts, before either loads fontconfig."""
+    fonts = SUITE / "fonts"
+    if not fonts.is_dir() or "FONTCONFIG_FILE" in os.environ:
+        return
+    conf_dir = Path(tempfile.mkdtemp(prefix="cocogen-svg-suite-fonts-"))
+    (conf_dir / "fonts.conf").write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        f"<include>/etc/fonts/fonts.conf</include><dir>{fonts}</dir>"
+        f"<cachedir>{conf_dir / 'cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    os.environ["FONTCONFIG_FILE"] = str(conf_dir / "fonts.conf")
+
+
+use_suite_fonts()
 
 from renderers._browser import HOST  # noqa: E402
 from renderers.svg import draw_svg, needs_browser  # noqa: E402
 from sandbox.wire import Job, RenderError  # noqa: E402
 
-SUITE = Path(os.environ.get("COCOGEN_CORPORA", ROOT.parent / "shared" / "corpora")) / (
-    "resvg_test_suite"
-)
 CHANNEL_TOLERANCE = 64
 MAX_BAD_FRACTION = 0.01
 PER_TEST_SECONDS = 20
