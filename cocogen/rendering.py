@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from cocogen.errors import SandboxError
 from cocogen.registry import renderer_entry
 from cocogen.types import Draft, LayoutManifest, Program, RenderFailure, Request
+from sandbox.config import limits_from_environment
+from sandbox.layers import SandboxUnavailable
 from sandbox.runner import Runner
 from sandbox.wire import Job, JobResult, Limits
 
@@ -43,6 +45,12 @@ def default_runner() -> Runner:
 
 
 def make_job(program: Program, request: Request, limits: Limits | None = None) -> Job:
+    """The job for `program`; without `limits`, those of the `COCOGEN_SANDBOX_*` variables."""
+    if limits is None:
+        try:
+            limits = limits_from_environment()
+        except SandboxUnavailable as exc:
+            raise SandboxError(str(exc)) from exc
     return Job(
         renderer=renderer_entry(program.language),
         source=program.source,
@@ -52,7 +60,7 @@ def make_job(program: Program, request: Request, limits: Limits | None = None) -
         dpi=request.canvas.dpi,
         seed=request.seed,
         files=dict(request.reference_images),
-        limits=limits or Limits(),
+        limits=limits,
     )
 
 

@@ -5,18 +5,63 @@
 - `COCOGEN_SANDBOX_WORKERS` = number of pool workers (default: the number of cores).
 - `COCOGEN_SANDBOX_REQUIRE` = layers that must be active, e.g. `seccomp,landlock,netns`: without
   them no runner starts (`SandboxUnavailable`, one line naming the missing layers and why).
+
+Each job's resource limits (`sandbox.wire.Limits`; unset variables keep its defaults):
+
+- `COCOGEN_SANDBOX_WALL_S` = wall-clock seconds per job (`wall_s`, may be fractional).
+- `COCOGEN_SANDBOX_CPU_S` = CPU seconds per job (`cpu_s`).
+- `COCOGEN_SANDBOX_MEMORY_MB` = address space in MiB (`address_space_mb`).
+- `COCOGEN_SANDBOX_FILES` = open files (`open_files`).
+- `COCOGEN_SANDBOX_OUTPUT_MB` = size of any file written, and of the printed output, in MiB
+  (`file_size_mb`).
+
+A value that is not a positive number (a whole one, except for `WALL_S`) raises
+`SandboxUnavailable` with one line naming the variable and the value: a typo must not silently
+run jobs under the defaults.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from sandbox.layers import SandboxUnavailable, check_names
 from sandbox.runner import SUBPROCESS_LAYERS, Runner, SubprocessRunner
+from sandbox.wire import Limits
 
 KINDS = ("auto", "pool", "subprocess")
+LIMIT_VARIABLES: dict[str, str] = {
+    "COCOGEN_SANDBOX_WALL_S": "wall_s",
+    "COCOGEN_SANDBOX_CPU_S": "cpu_s",
+    "COCOGEN_SANDBOX_MEMORY_MB": "address_space_mb",
+    "COCOGEN_SANDBOX_FILES": "open_files",
+    "COCOGEN_SANDBOX_OUTPUT_MB": "file_size_mb",
+}
+"""Environment variable -> the `Limits` field it sets."""
+
+
+def limits_from_environment(environ: Mapping[str, str] | None = None) -> Limits:
+    """`Limits()` with the fields named by the `COCOGEN_SANDBOX_*` limit variables replaced."""
+    environ = os.environ if environ is None else environ
+    changes: dict[str, Any] = {}
+    for variable, name in LIMIT_VARIABLES.items():
+        text = environ.get(variable, "").strip()
+        if not text:
+            continue
+        whole = Limits.__dataclass_fields__[name].type in (int, "int")
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0 and (not whole or value.is_integer())):
+            kind = "a positive whole number" if whole else "a positive number"
+            raise SandboxUnavailable(f"{variable}={text!r}: expected {kind}")
+        changes[name] = int(value) if whole else value
+    return replace(Limits(), **changes)
 
 
 def required_layers(environ: Mapping[str, str]) -> list[str]:

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from jail.helpers import DRAW, MPL, run, title_of
 
+from cocogen.errors import SandboxError
+from cocogen.rendering import make_job
+from cocogen.types import Canvas, Program, Request
 from sandbox import Job, JobResult, Limits, SubprocessRunner
-from sandbox.config import runner_from_environment
+from sandbox.config import limits_from_environment, runner_from_environment
 from sandbox.layers import ALL_LAYERS, JOB_LAYERS, SandboxUnavailable
 from sandbox.pool import WorkerPool
 
@@ -193,3 +196,94 @@ def test_jobs_reach_the_workers_warm_browser(pool: WorkerPool, entry: str, sourc
         assert result.failure is None, result.failure
         texts = " ".join(str(e.get("text") or "") for e in result.manifest["elements"])
         assert "Warm browser" in texts
+
+
+def test_limits_from_environment() -> None:
+    assert limits_from_environment({}) == Limits()
+    limits = limits_from_environment(
+        {
+            "COCOGEN_SANDBOX_WALL_S": "2.5",
+            "COCOGEN_SANDBOX_CPU_S": "3",
+            "COCOGEN_SANDBOX_MEMORY_MB": "1024",
+            "COCOGEN_SANDBOX_FILES": " 32 ",
+            "COCOGEN_SANDBOX_OUTPUT_MB": "8",
+            "COCOGEN_SANDBOX_WALL": "99",  # not one of the variables
+        }
+    )
+    assert limits == Limits(
+        wall_s=2.5, cpu_s=3, address_space_mb=1024, open_files=32, file_size_mb=8
+    )
+    assert isinstance(limits.cpu_s, int)
+    assert limits_from_environment({"COCOGEN_SANDBOX_CPU_S": "4.0"}).cpu_s == 4
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("COCOGEN_SANDBOX_WALL_S", "0"),
+        ("COCOGEN_SANDBOX_WALL_S", "ten"),
+        ("COCOGEN_SANDBOX_WALL_S", "inf"),
+        ("COCOGEN_SANDBOX_CPU_S", "-5"),
+        ("COCOGEN_SANDBOX_MEMORY_MB", "2G"),
+        ("COCOGEN_SANDBOX_FILES", "1.5"),
+        ("COCOGEN_SANDBOX_OUTPUT_MB", "nan"),
+    ],
+)
+def test_a_bad_limit_variable_is_one_clear_line(variable: str, value: str) -> None:
+    with pytest.raises(SandboxUnavailable) as caught:
+        limits_from_environment({variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"{variable}={value!r}: expected a positive")
+    assert "\n" not in message
+
+
+def test_jobs_of_the_host_get_the_limits_of_the_environment(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = Program(language="matplotlib", source=DRAW + "import time\ntime.sleep(5)\n")
+    request = Request(prompt="a line", canvas=Canvas(width=320, height=240, dpi=100))
+    monkeypatch.setenv("COCOGEN_SANDBOX_WALL_S", "1")
+    monkeypatch.setenv("COCOGEN_SANDBOX_FILES", "48")
+    job = make_job(program, request)
+    assert job.limits == Limits(wall_s=1, open_files=48)
+    assert make_job(program, request, Limits(wall_s=7)).limits.wall_s == 7  # explicit wins
+    # The limit travels on the wire and is enforced: the 5 s program is stopped after 1 s.
+    started = time.monotonic()
+    result = pool.run(job)
+    assert result.failure is not None and result.failure["kind"] == "timeout"
+    assert "longer than 1 s" in result.failure["message"]
+    assert time.monotonic() - started < 4.5
+    monkeypatch.setenv("COCOGEN_SANDBOX_WALL_S", "soon")
+    with pytest.raises(SandboxError, match="COCOGEN_SANDBOX_WALL_S='soon'"):
+        make_job(program, request)
+
+
+GROWING_RENDERER = '''
+"""A renderer for tests: matplotlib's, whose warm-up keeps a large cache in the worker."""
+from renderers.matplotlib import render  # noqa: F401
+
+CACHE = []
+
+
+def warm_up():
+    CACHE.append(b"\\x01" * (96 << 20))  # written, so resident: the worker's RSS grows
+'''
+
+
+def test_workers_are_recycled_when_their_memory_grows(tmp_path: Path, cache_dir: Path) -> None:
+    """The pool reads the worker's RSS after each job; once it is more than `max_growth_mb` above
+    the baseline (taken after the second job, past the lazy warm-ups), the worker is replaced."""
+    (tmp_path / "growing_renderer.py").write_text(textwrap.dedent(GROWING_RENDERER))
+    grow = Job(renderer="growing_renderer:render", source=DRAW, limits=Limits(wall_s=30))
+    with WorkerPool(1, max_growth_mb=32, python_path=[str(tmp_path)], cache_dir=cache_dir) as small:
+        seen = []
+        for _ in range(3):  # matplotlib alone stays under the threshold
+            assert run(small, DRAW).ok
+            seen.append(small.worker_pids())
+        assert seen[0] == seen[1] == seen[2]
+        result = small.run(grow)  # its warm-up runs in the worker, before the job's fork
+        assert result.ok, result.failure
+        assert small.worker_pids() == []  # stopped after the job; the next one starts anew
+        assert title_of(run(small, DRAW + "ax.set_title('fresh')\n")) == "fresh"
+        [fresh] = small.worker_pids()
+        assert [fresh] != seen[2]

@@ -3,8 +3,11 @@ pixels, CJK labels, DOT errors named by line, files outside the job refused."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from support import check_text_boxes, run_renderer
+from support import check_text_boxes, in_ci, pixels, run_renderer
+
+from cocogen.checking.pixels import frame_count
 
 RED_GRAPH = """// labels in red, everything else in other colours
 digraph G {
@@ -41,6 +44,34 @@ def test_labels_roles_parents_and_boxes() -> None:
         assert x0 <= element["box"][0] and element["box"][2] <= x1
         assert y0 <= element["box"][1] and element["box"][3] <= y1
     assert sum(1 for e in elements if e.get("kind") == "edge") == 2
+
+
+def test_cjk_node_labels_render_with_real_glyphs() -> None:
+    """Graphviz's SVG is drawn by cairo, which has no per-glyph fallback: CJK labels must be
+    switched to a CJK family, or every character becomes the same empty box (tofu)."""
+    chars = ["北", "京", "東", "語"]
+    nodes = " ".join(f'n{i} [label="{c}"];' for i, c in enumerate(chars))
+    dot = f'digraph G {{ node [shape=plaintext, fontsize=30, fontname="DejaVu Sans"]; {nodes} }}'
+    result = run_renderer("graphviz", dot)
+    assert result.ok, result.failure
+    assert result.png is not None and result.manifest is not None
+    rgb = pixels(result.png)
+    labels = [e for e in result.manifest["elements"] if e.get("kind") == "node_label"]
+    assert sorted(e["text"] for e in labels) == sorted(chars)
+    if not in_ci() and not any("fallback" in note for note in result.notes):
+        pytest.skip("no CJK font installed here (Debian fonts-noto-cjk); CI installs it")
+    assert all(e["font_family"].startswith("Noto Sans CJK") for e in labels)
+    crops = []
+    for element in labels:
+        x0, y0, x1, y1 = (round(v) for v in element["box"])
+        crop = rgb[y0:y1, x0:x1]
+        assert (crop.mean(axis=2) < 128).sum() > 20, element["text"]
+        # A missing glyph is drawn as a closed frame one em tall; these characters have none.
+        assert frame_count(crop, np.full(3, 255.0), element["font_size_px"]) == 0, element
+        crops.append(crop.mean(axis=2) < 128)
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert crops[i].shape != crops[j].shape or not np.array_equal(crops[i], crops[j])
 
 
 def test_a_big_graph_is_scaled_down_to_the_canvas() -> None:

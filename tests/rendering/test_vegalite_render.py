@@ -1,5 +1,5 @@
 """The Vega-Lite renderer: roles from Vega's groups, boxes that match the pixels, the canvas filled,
-input files inlined, and bad or hostile specs refused with one-line errors."""
+CJK glyphs, input files inlined, and bad or hostile specs refused with one-line errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from support import CountingServer, check_text_boxes, run_renderer
+from support import CountingServer, check_text_boxes, in_ci, pixels, run_renderer
+
+from cocogen.checking.pixels import frame_count
 
 RED = "#ff0000"
 SPEC: dict[str, Any] = {
@@ -58,6 +61,48 @@ def test_roles_boxes_and_canvas() -> None:
     assert by_text["North"]["parent"] == axes[0]["id"]
     heights = {b["color"]: b["box"][3] - b["box"][1] for b in bars}
     assert max(heights.values()) > min(heights.values())
+
+
+def test_cjk_text_renders_with_real_glyphs() -> None:
+    """Vega's SVG is drawn by cairo, which has no per-glyph fallback: CJK titles and labels must
+    be switched to a CJK family, or every character becomes the same empty box (tofu)."""
+    chars = ["北", "京", "東", "語"]
+    spec = {
+        "title": {"text": "北京東語", "fontSize": 30},
+        "data": {"values": [{"city": c, "sales": i + 1} for i, c in enumerate(chars)]},
+        "mark": "bar",
+        "encoding": {
+            "x": {
+                "field": "city",
+                "type": "nominal",
+                "sort": None,
+                "axis": {"labelAngle": 0, "labelFontSize": 30, "title": None},
+            },
+            "y": {"field": "sales", "type": "quantitative"},
+        },
+    }
+    result = run_renderer("vegalite", json.dumps(spec), width=480, height=320)
+    assert result.ok, result.failure
+    assert result.png is not None and result.manifest is not None
+    rgb = pixels(result.png)
+    by_text = {e["text"]: e for e in result.manifest["elements"] if e.get("text")}
+    cjk = [by_text["北京東語"], *(by_text[c] for c in chars)]
+    assert cjk[0]["role"] == "title" and all(e["kind"] == "xtick" for e in cjk[1:])
+    if not in_ci() and not any("fallback" in note for note in result.notes):
+        pytest.skip("no CJK font installed here (Debian fonts-noto-cjk); CI installs it")
+    assert all(e["font_family"].startswith("Noto Sans CJK") for e in cjk)
+    crops = []
+    for element in cjk:
+        x0, y0, x1, y1 = (round(v) for v in element["box"])
+        crop = rgb[y0:y1, x0:x1]
+        assert (crop.mean(axis=2) < 128).sum() > 20, element["text"]
+        # A missing glyph is drawn as a closed frame one em tall; these characters have none.
+        assert frame_count(crop, np.full(3, 255.0), element["font_size_px"]) == 0, element
+        crops.append(crop.mean(axis=2) < 128)
+    ticks = crops[1:]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert ticks[i].shape != ticks[j].shape or not np.array_equal(ticks[i], ticks[j])
 
 
 def test_input_csv_is_inlined(tmp_path: Path) -> None:
