@@ -180,6 +180,19 @@ def _boxy(char: str) -> bool:
     return any(lo <= point <= hi for lo, hi in _BOXY_BLOCKS)
 
 
+_WIDE_BOXY = frozenset("口囗日曰目田回国國因困固图圖园園圆圓团團四囚ロㅁ")
+"""Wide characters whose glyph itself is a rectangle much like the tofu box."""
+
+
+def _all_boxes(text: str, frames: int) -> bool:
+    """A font without CJK draws every wide character of a text as a box.  Many ideographs hold
+    box-like parts, so one frame among them proves nothing; as many frames as the text has
+    wide characters that are not themselves rectangles does."""
+    wide = [ch for ch in text if unicodedata.east_asian_width(ch) in "WF" and _boxy(ch)]
+    plain = [ch for ch in wide if ch not in _WIDE_BOXY]
+    return bool(plain) and frames >= len(wide)
+
+
 def frame_count(upright: np.ndarray, background: np.ndarray, font_px: float | None) -> int:
     """How many closed rectangular frames of about glyph height an upright text line holds.
 
@@ -317,7 +330,7 @@ def missing_glyph_findings(
         upright, background = cut
         lines = split_lines(upright, line_count(element))
         frames = sum(frame_count(line, background, element.font_size_px) for line in lines)
-        if frames > sum(1 for ch in text if _boxy(ch)):
+        if frames > sum(1 for ch in text if _boxy(ch)) or _all_boxes(text, frames):
             grouped[tuple(c for c in suspects if not _boxy(c)) or tuple(suspects)].append(element)
     for chars, elements in grouped.items():
         names = ", ".join(_char_name(c) for c in chars[:5])
