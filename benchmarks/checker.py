@@ -1,9 +1,11 @@
 """Defect benchmark of the checker on real charts: recall per planted defect, false positives on
 the untouched charts, OCR confirmation, and crop-based OCR against a full-image pass.
 
-Charts are matplotlib's own gallery (`../shared/corpora/get-matplotlib-gallery`), rendered
-through the real sandbox.  Each chart is rendered untouched and with one planted defect at a
-time; defects are planted by appending code to the program that edits the artists at draw time:
+Two renderers, so that a result is not an accident of one renderer's manifest or fonts:
+matplotlib's own gallery (`../shared/corpora/get-matplotlib-gallery`) and Vega-Lite specs from
+nvBench (`../shared/corpora/nvbench/cases.jsonl`), both rendered through the real sandbox.  Each
+chart is rendered untouched and with one planted defect at a time.  In a gallery program defects
+are planted by appending code that edits the artists at draw time:
 
   overlap      two labels placed on top of each other in the first axes
   off_canvas   a note that starts at 98% of the figure width (cut off at the right edge)
@@ -13,17 +15,29 @@ time; defects are planted by appending code to the program that edits the artist
   tofu         a character no installed font has (Linear B / private use) inserted in a text
   light_grey   the main text drawn in #d9d9d9 on its white background
 
+A Vega-Lite spec (nvBench specs have no title) gets a title and a subtitle with a digit (its case
+number and row count), drawn at 800x600; defects are planted by editing the JSON: overlap and
+off_canvas add a text-mark layer (off_canvas also pins the view to the untouched chart's box and
+padding, because Vega's `fit` autosize would otherwise shrink the plot to make room for the
+note), tiny_font / light_grey / tofu edit the title's fontSize / color / text, no_title blanks the
+title (the subtitle stays), wrong_number changes a digit of the subtitle.  A defect that cannot
+apply to a chart (no qualifying text, no view box for off_canvas) is skipped.
+
 The request for every chart quotes its own title and one of its texts with a digit, so the
 untouched chart must keep both.  A defect counts as found when the finding of its code names the
 planted element (or the commitment it breaks is `violated`).  Renders are cached in a temp dir
 (or `--cache DIR`) keyed by the program's hash.
 
-Run: .venv/bin/python benchmarks/checker.py [--charts 80] [--gallery DIR] [--cache DIR]
+The OCR confirmation and timing study runs on the gallery charts only.
+
+Run: .venv/bin/python benchmarks/checker.py [--charts 80] [--vegalite 20] [--gallery DIR]
+     [--nvbench FILE] [--cache DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import hashlib
 import json
@@ -58,6 +72,7 @@ from cocogen.types import Element, LayoutManifest  # noqa: E402
 from sandbox import Job, Limits, SubprocessRunner  # noqa: E402
 
 GET_GALLERY = ROOT.parent / "shared" / "corpora" / "get-matplotlib-gallery"
+NVBENCH = ROOT.parent / "shared" / "corpora" / "nvbench" / "cases.jsonl"
 FOLDERS = (
     "lines_bars_and_markers",
     "statistics",
@@ -100,17 +115,31 @@ PLANTED_A, PLANTED_B = "Planted label one", "Planted label two"
 PLANTED_NOTE = "Planted note pushed off the edge"
 MISSING_CHARS = ("\U00010000", "\ue000", "\U00010023", "\ue0ff")
 GREY = "#d9d9d9"
+VL_WIDTH, VL_HEIGHT = 800, 600
+RENDERERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "matplotlib": ("renderers.matplotlib:render", {}),
+    "vega-lite": (
+        "renderers.vegalite:render",
+        {"language": "vegalite", "width": VL_WIDTH, "height": VL_HEIGHT},
+    ),
+}
+"""Renderer label -> (entry point, extra Job fields)."""
 
 
 # --------------------------------------------------------------------------- rendering
 
 
-def render_all(sources: list[str], cache: Path, jobs: int) -> list[dict[str, Any]]:
+def render_all(
+    sources: list[str], cache: Path, jobs: int, kind: str = "matplotlib"
+) -> list[dict[str, Any]]:
     """Render each program (cached by its hash); returns {'png': bytes|None, 'manifest', ...}."""
     runner = SubprocessRunner()
+    renderer, job_fields = RENDERERS[kind]
+    # Gallery renders keep their old cache keys; other renderers' keys name the renderer.
+    salt = "" if kind == "matplotlib" else f"{renderer} {json.dumps(job_fields, sort_keys=True)}\n"
 
     def one(source: str) -> dict[str, Any]:
-        key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
+        key = hashlib.sha256((salt + source).encode("utf-8")).hexdigest()[:24]
         meta, png = cache / f"{key}.json", cache / f"{key}.png"
         if meta.exists():
             data: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
@@ -118,9 +147,10 @@ def render_all(sources: list[str], cache: Path, jobs: int) -> list[dict[str, Any
             return data
         result = runner.run(
             Job(
-                renderer="renderers.matplotlib:render",
+                renderer=renderer,
                 source=source,
                 limits=Limits(wall_s=40, cpu_s=30),
+                **job_fields,
             )
         )
         data = {
@@ -288,6 +318,194 @@ def make_plan(manifest: LayoutManifest, png: bytes, index: int) -> Plan:
     return plan
 
 
+# --------------------------------------------------------------------------- Vega-Lite charts
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class Chart:
+    """One untouched chart: its name, program, render and plan (and, for Vega-Lite, the spec
+    and the view's box that off_canvas pins)."""
+
+    name: str
+    source: str
+    data: dict[str, Any]
+    plan: Plan
+    spec: dict[str, Any] | None = None
+    view: Box | None = None
+
+
+def nvbench_order(total: int, n: int) -> list[int]:
+    """Line numbers: n spread evenly over the file first, then each one's next line, and so on
+    (the fallbacks when an earlier pick does not qualify)."""
+    if n <= 0 or total <= 0:
+        return []
+    firsts = [k * total // n for k in range(min(n, total))]
+    order, seen = [], set()
+    for offset in range(max(1, total // n)):
+        for first in firsts:
+            line = first + offset
+            if line < total and line not in seen:
+                seen.add(line)
+                order.append(line)
+    return order
+
+
+def titled_spec(case: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """The case's spec with a title and a subtitle that holds a number; returns the spec, the
+    title and the subtitle."""
+    spec = copy.deepcopy(case["vegalite_spec"])
+    existing = spec.get("title")
+    title_block: dict[str, Any] = {}
+    if isinstance(existing, str) and existing.strip():
+        title = existing
+    elif isinstance(existing, dict) and isinstance(existing.get("text"), str):
+        title_block = dict(existing)
+        title = existing["text"]
+    else:
+        table = str(case.get("main_table") or "the data").replace("_", " ")
+        title = f"{case.get('chart') or 'Vega-Lite'} chart of {table}"
+    number = "".join(c for c in str(case.get("id", "")) if c.isdigit()) or "0"
+    rows = case.get("n_data_points") or len(spec.get("data", {}).get("values") or [])
+    subtitle = f"Source: nvBench case {number}, {rows} rows"
+    title_block.update(text=title, subtitle=subtitle)
+    spec["title"] = title_block
+    return spec, title, subtitle
+
+
+def vegalite_plan(
+    manifest: LayoutManifest, png: bytes, index: int, title: str, subtitle: str
+) -> Plan:
+    """What to plant: the title (main text and commitment) and the subtitle (the number), each
+    only when the untouched render drew it as a plain, unique text inside the canvas."""
+    raster = decode(png)
+    counts = Counter(e.text or "" for e in manifest.texts())
+    plain = {e.text for e in manifest.texts() if _plain(e, counts) and _inside(e, manifest)}
+    white = {e.text for e in manifest.texts() if e.text in plain and _white_around(e, raster)}
+    plan = Plan()
+    if title in plain:
+        plan.title = title
+    if title in white:
+        plan.main = title
+        cut = len(title) // 2
+        plan.tofu_text = title[:cut] + MISSING_CHARS[index % len(MISSING_CHARS)] + title[cut:]
+    values = Counter(normalize_text(e.text or "") for e in manifest.texts())
+    if subtitle in plain and values[normalize_text(subtitle)] == 1:
+        plan.number = subtitle
+        last = max(i for i, c in enumerate(subtitle) if c.isdigit())
+        digit = str((int(subtitle[last]) + 3) % 10)
+        plan.wrong_number = subtitle[:last] + digit + subtitle[last + 1 :]
+    return plan
+
+
+def view_box(manifest: LayoutManifest) -> Box | None:
+    """The box of a single view's plot area (None for a pie, which draws no view background)."""
+    views = [e for e in manifest.elements if e.role == "axes"]
+    return tuple(views[0].box) if len(views) == 1 else None  # type: ignore[return-value]
+
+
+def _text_layer(text: str, **mark: Any) -> dict[str, Any]:
+    return {"data": {"values": [{}]}, "mark": {"type": "text", "text": text, **mark}}
+
+
+def _with_layers(spec: dict[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The spec with text layers added over its view (None for a spec that is not one view)."""
+    if "layer" in spec:
+        spec["layer"] = list(spec["layer"]) + layers
+        return spec
+    if "mark" not in spec:
+        return None
+    # The view's own mark and encoding move into the first layer so that the text layers, with
+    # their own one-row data, do not inherit its encoding.
+    view = {k: spec.pop(k) for k in ("mark", "encoding", "params") if k in spec}
+    spec["layer"] = [view, *layers]
+    return spec
+
+
+def planted_spec(chart: Chart, defect: str) -> str | None:
+    """The Vega-Lite spec (JSON) with `defect` planted, or None where it cannot apply."""
+    assert chart.spec is not None
+    plan = chart.plan
+    if not plan.applies(defect):
+        return None
+    spec = copy.deepcopy(chart.spec)
+    title = spec["title"]
+    if defect == "overlap":
+        centre = {"x": {"expr": "width / 2"}, "y": {"expr": "height / 2"}, "fontSize": 12}
+        # The second label 18 x 5 pt off, as in the gallery (25 x 7 px at 100 dpi).
+        planted = _with_layers(
+            spec,
+            [
+                _text_layer(PLANTED_A, **centre),
+                _text_layer(PLANTED_B, **centre, dx=25, dy=-7),
+            ],
+        )
+        return json.dumps(planted) if planted is not None else None
+    if defect == "off_canvas":
+        if chart.view is None:
+            return None
+        x0, y0, x1, y1 = (round(v) for v in chart.view)
+        spec.update(
+            width=x1 - x0,
+            height=y1 - y0,
+            autosize="none",
+            padding={"left": x0, "top": y0, "right": VL_WIDTH - x1, "bottom": VL_HEIGHT - y1},
+        )
+        note = _text_layer(
+            PLANTED_NOTE,
+            x=round(0.98 * VL_WIDTH) - x0,
+            y={"expr": "height / 2"},
+            align="left",
+            baseline="middle",
+            fontSize=12,
+        )
+        planted = _with_layers(spec, [note])
+        return json.dumps(planted) if planted is not None else None
+    if defect == "tiny_font":
+        title["fontSize"] = 5
+    elif defect == "light_grey":
+        title["color"] = GREY
+    elif defect == "tofu":
+        title["text"] = plan.tofu_text
+    elif defect == "no_title":
+        # A blank title: Vega draws no title text but keeps the subtitle (the quoted number).
+        title["text"] = " "
+    elif defect == "wrong_number":
+        title["subtitle"] = plan.wrong_number
+    return json.dumps(spec)
+
+
+def vegalite_charts(path: Path, n: int, cache: Path, jobs: int) -> list[Chart]:
+    """n nvBench specs spread evenly over the file that render and have a plannable title."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    order = nvbench_order(len(lines), n)
+    charts: list[Chart] = []
+    tried = 0
+    for first in range(0, len(order), max(n, 1)):
+        picked = order[first : first + n]
+        cases = [json.loads(lines[i]) for i in picked]
+        built = [titled_spec(case) for case in cases]
+        untouched = render_all([json.dumps(b[0]) for b in built], cache, jobs, "vega-lite")
+        tried += len(picked)
+        for case, (spec, title, subtitle), data in zip(cases, built, untouched, strict=True):
+            if len(charts) == n:
+                break
+            manifest = data.get("manifest")
+            if not manifest or data.get("notes") or data["png"] is None:
+                continue
+            m = LayoutManifest.model_validate(manifest)
+            plan = vegalite_plan(m, data["png"], len(charts), title, subtitle)
+            if plan.title is None:
+                continue
+            name = f"nvbench/{case.get('id')} ({case.get('chart')})"
+            charts.append(Chart(name, json.dumps(spec), data, plan, spec, view_box(m)))
+        if len(charts) == n:
+            break
+    print(f"{len(charts)} Vega-Lite charts from {tried} nvBench specs", file=sys.stderr)
+    return charts
+
+
 # --------------------------------------------------------------------------- judging
 
 
@@ -297,14 +515,14 @@ def detected(defect: str, manifest: LayoutManifest, report: Any, plan: Plan) -> 
     if defect in ("no_title", "wrong_number"):
         value = plan.title if defect == "no_title" else plan.number
         return any(c.value == value and c.status == "violated" for c in report.commitments.all())
-    wanted = {
+    planted: dict[str, set[str | None]] = {
         "overlap": {PLANTED_A, PLANTED_B},
         "off_canvas": {PLANTED_NOTE},
         "tiny_font": {plan.main},
         "light_grey": {plan.main},
         "tofu": {plan.tofu_text},
-    }[defect]
-    ids = {e.id for e in manifest.texts() if e.text in wanted}
+    }
+    ids = {e.id for e in manifest.texts() if e.text in planted[defect]}
     return any(f.code == code and ids & set(f.element_ids) for f in report.findings)
 
 
@@ -481,28 +699,33 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--charts", type=int, default=80)
+    parser.add_argument("--charts", type=int, default=80, help="matplotlib gallery charts")
+    parser.add_argument("--vegalite", type=int, default=20, help="Vega-Lite (nvBench) charts")
     parser.add_argument("--gallery", type=Path, default=None)
+    parser.add_argument("--nvbench", type=Path, default=NVBENCH, help="nvBench cases.jsonl")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write the raw figures here")
     args = parser.parse_args()
     if ocr_unavailable():
         sys.exit(f"error: OCR unavailable: {ocr_unavailable()}")
+    if args.vegalite > 0 and not args.nvbench.exists():
+        sys.exit(f"error: {args.nvbench} not found; pass --nvbench FILE or --vegalite 0")
     with tempfile.TemporaryDirectory(prefix="cocogen-bench-") as tmp:
         cache = args.cache or Path(tmp) / "renders"
         cache.mkdir(parents=True, exist_ok=True)
-        run(args, gallery_dir(args.gallery, Path(tmp)), cache)
+        gallery = gallery_dir(args.gallery, Path(tmp)) if args.charts > 0 else None
+        run(args, gallery, cache)
 
 
-def run(args: argparse.Namespace, gallery: Path, cache: Path) -> None:
+def gallery_charts(gallery: Path, n: int, cache: Path, jobs: int) -> list[Chart]:
+    """The first n gallery charts (in `candidates` order) that render and qualify."""
     paths = candidates(gallery)
     sources = [p.read_text(encoding="utf-8") for p in paths]
-    started = time.perf_counter()
-    charts: list[tuple[str, str, dict[str, Any], Plan]] = []
+    charts: list[Chart] = []
     chunk = 40  # render candidates a chunk at a time, until enough charts qualify
     for first in range(0, len(sources), chunk):
-        untouched = render_all(sources[first : first + chunk], cache, args.jobs)
+        untouched = render_all(sources[first : first + chunk], cache, jobs)
         for path, source, data in zip(
             paths[first : first + chunk], sources[first : first + chunk], untouched, strict=True
         ):
@@ -513,116 +736,189 @@ def run(args: argparse.Namespace, gallery: Path, cache: Path) -> None:
             if len(m.texts()) < 5 or min(m.width, m.height) < 300:
                 continue
             plan = make_plan(m, data["png"], len(charts))
-            charts.append((f"{path.parent.name}/{path.name}", source, data, plan))
-            if len(charts) == args.charts:
+            charts.append(Chart(f"{path.parent.name}/{path.name}", source, data, plan))
+            if len(charts) == n:
                 break
-        if len(charts) == args.charts:
+        if len(charts) == n:
             break
     print(f"{len(charts)} charts from {len(paths)} gallery scripts", file=sys.stderr)
-    variants = [
-        (i, d, planted_source(src, d, plan))
-        for i, (_, src, _, plan) in enumerate(charts)
-        for d in DEFECTS
-        if plan.applies(d)
-    ]
-    rendered = render_all([v[2] for v in variants], cache, args.jobs)
-    render_s = time.perf_counter() - started
-    print(f"rendered in {render_s:.0f} s", file=sys.stderr)
+    return charts
 
-    settings = CheckSettings()
-    found: dict[str, list[bool]] = defaultdict(list)
-    failed_plant: Counter[str] = Counter()
-    ocr_only_found: dict[str, list[bool]] = defaultdict(list)
-    untouched_errors: Counter[str] = Counter()
-    flagged: list[str] = []
-    untouched_warned = 0
-    check_s: list[float] = []
-    ocr_only_fp = 0
+
+@dataclass
+class Results:
+    """What the checker made of one renderer's charts."""
+
+    charts: int = 0
+    found: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    failed_plant: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Defects that could not apply to a chart (not rendered at all)."""
+    ocr_only_found: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    ocr_only_fp: int = 0
+    untouched_errors: Counter[str] = field(default_factory=Counter)
+    flagged: list[str] = field(default_factory=list)
+    untouched_warned: int = 0
+    check_s: list[float] = field(default_factory=list)
+
+
+def run(args: argparse.Namespace, gallery: Path | None, cache: Path) -> None:
+    started = time.perf_counter()
+    sets: dict[str, tuple[list[Chart], list[tuple[int, str, str]]]] = {}
+    if gallery is not None:
+        charts = gallery_charts(gallery, args.charts, cache, args.jobs)
+        variants = [
+            (i, d, planted_source(c.source, d, c.plan))
+            for i, c in enumerate(charts)
+            for d in DEFECTS
+            if c.plan.applies(d)
+        ]
+        sets["matplotlib"] = (charts, variants)
+    if args.vegalite > 0:
+        charts = vegalite_charts(args.nvbench, args.vegalite, cache, args.jobs)
+        variants = []
+        for i, chart in enumerate(charts):
+            for d in DEFECTS:
+                spec = planted_spec(chart, d)
+                if spec is not None:
+                    variants.append((i, d, spec))
+        sets["vega-lite"] = (charts, variants)
+    rendered = {
+        kind: render_all([v[2] for v in variants], cache, args.jobs, kind)
+        for kind, (_, variants) in sets.items()
+    }
+    print(f"rendered in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     stats = OcrStats()
     warm_up()
-    for index, (name, _, data, plan) in enumerate(charts):
+    results = {
+        kind: evaluate(charts, variants, rendered[kind], stats if kind == "matplotlib" else None)
+        for kind, (charts, variants) in sets.items()
+    }
+    report_tables(results, stats, args.json)
+
+
+def evaluate(
+    charts: list[Chart],
+    variants: list[tuple[int, str, str]],
+    rendered: list[dict[str, Any]],
+    stats: OcrStats | None,
+) -> Results:
+    """Check the untouched charts and every planted variant; `stats` gets the OCR study."""
+    settings = CheckSettings()
+    r = Results(charts=len(charts))
+    planted = Counter((i, d) for i, d, _ in variants)
+    for i in range(len(charts)):
+        for d in DEFECTS:
+            r.skipped[d] += (i, d) not in planted
+    for index, chart in enumerate(charts):
+        name, data, plan = chart.name, chart.data, chart.plan
         manifest = LayoutManifest.model_validate(data["manifest"])
         commitments = extract_commitments(plan.prompt())
         report, seconds = timed(
-            lambda m=manifest, d=data, c=commitments: check(m, d["png"], c, settings)
+            functools.partial(check, manifest, data["png"], commitments, settings)
         )
-        check_s.append(seconds)
+        r.check_s.append(seconds)
         errors = {f.code for f in report.findings if f.severity == "error"}
-        untouched_warned += any(f.severity == "warning" for f in report.findings)
+        r.untouched_warned += any(f.severity == "warning" for f in report.findings)
         if errors:
-            flagged.append(f"{name}: {', '.join(sorted(errors))}")
+            r.flagged.append(f"{name}: {', '.join(sorted(errors))}")
         for code in errors:
-            untouched_errors[code] += 1
+            r.untouched_errors[code] += 1
         bare = LayoutManifest(width=manifest.width, height=manifest.height)
         ocr_report = check(bare, data["png"], commitments, settings)
-        ocr_only_fp += any(c.status == "violated" for c in ocr_report.commitments.all())
-        ocr_study(manifest, data["png"], stats, name)
+        r.ocr_only_fp += any(c.status == "violated" for c in ocr_report.commitments.all())
+        if stats is not None:
+            ocr_study(manifest, data["png"], stats, name)
         print(f"checked {index + 1}/{len(charts)} {name}", file=sys.stderr)
     for (index, defect, _), data in zip(variants, rendered, strict=True):
-        name, _, _, plan = charts[index]
+        name, plan = charts[index].name, charts[index].plan
         if data.get("manifest") is None or data["png"] is None:
-            failed_plant[defect] += 1
+            r.failed_plant[defect] += 1
             continue
         manifest = LayoutManifest.model_validate(data["manifest"])
         if not planted_present(defect, manifest, plan):
-            failed_plant[defect] += 1
+            r.failed_plant[defect] += 1
             continue
         commitments = extract_commitments(plan.prompt())
         report = check(manifest, data["png"], commitments, settings)
         hit = detected(defect, manifest, report, plan)
-        found[defect].append(hit)
+        r.found[defect].append(hit)
         if not hit:
             print(f"MISSED {defect} in {name}", file=sys.stderr)
         if defect in ("no_title", "wrong_number"):
             bare = LayoutManifest(width=manifest.width, height=manifest.height)
             ocr_report = check(bare, data["png"], commitments, settings)
-            ocr_only_found[defect].append(detected(defect, manifest, ocr_report, plan))
-    report_tables(
-        charts=len(charts),
-        found=found,
-        failed_plant=failed_plant,
-        ocr_only_found=ocr_only_found,
-        ocr_only_fp=ocr_only_fp,
-        untouched_errors=untouched_errors,
-        flagged=flagged,
-        untouched_warned=untouched_warned,
-        check_s=check_s,
-        stats=stats,
-        json_path=args.json,
-    )
+            r.ocr_only_found[defect].append(detected(defect, manifest, ocr_report, plan))
+    return r
 
 
-def report_tables(**r: Any) -> None:
-    charts = r["charts"]
+def report_tables(results: dict[str, Results], s: OcrStats, json_path: Path | None) -> None:
+    kinds = list(results)
+    print("\n### Recall per planted defect (manifest + pixels + OCR)\n")
     rows = []
     for defect in DEFECTS:
-        hits = r["found"][defect]
-        rows.append([defect, CODE[defect], pct(sum(hits), len(hits)), r["failed_plant"][defect]])
-    print("\n### Recall per planted defect (manifest + pixels + OCR)\n")
-    print(table(["defect", "finding", "recall", "not planted"], rows))
+        row: list[Any] = [defect, CODE[defect]]
+        for kind in kinds:
+            r = results[kind]
+            hits = r.found[defect]
+            row += [pct(sum(hits), len(hits)), f"{r.failed_plant[defect]} / {r.skipped[defect]}"]
+        rows.append(row)
+    headers = ["defect", "finding"]
+    for kind in kinds:
+        headers += [f"{kind} recall", f"{kind} not planted / n/a"]
+    print(table(headers, rows))
     print("\n### Commitment defects with OCR only (no manifest: `cocogen check IMAGE --prompt`)\n")
     rows = [
-        [d, pct(sum(r["ocr_only_found"][d]), len(r["ocr_only_found"][d]))]
+        [d]
+        + [pct(sum(results[k].ocr_only_found[d]), len(results[k].ocr_only_found[d])) for k in kinds]
         for d in ("no_title", "wrong_number")
     ]
     rows.append(
-        ["untouched, a commitment violated (false positive)", pct(r["ocr_only_fp"], charts)]
+        ["untouched, a commitment violated (false positive)"]
+        + [pct(results[k].ocr_only_fp, results[k].charts) for k in kinds]
     )
-    print(table(["defect", "recall"], rows))
-    flagged = r["flagged"]
+    print(table(["defect", *(f"{k} recall" for k in kinds)], rows))
     print("\n### Untouched charts\n")
     rows = [
-        ["charts flagged with an error", pct(len(flagged), charts)],
-        ["charts with a warning", pct(r["untouched_warned"], charts)],
-        ["mean check time (s, crops OCR)", f"{statistics.mean(r['check_s']):.3f}"],
+        ["charts"] + [results[k].charts for k in kinds],
+        ["charts flagged with an error (false positive)"]
+        + [pct(len(results[k].flagged), results[k].charts) for k in kinds],
+        ["charts with a warning"]
+        + [pct(results[k].untouched_warned, results[k].charts) for k in kinds],
+        ["mean check time (s, crops OCR)"]
+        + [
+            f"{statistics.mean(results[k].check_s):.3f}" if results[k].check_s else "n/a"
+            for k in kinds
+        ],
     ]
-    rows += [[f"error code: {c}", n] for c, n in r["untouched_errors"].most_common()]
-    print(table(["measure", "value"], rows))
-    if flagged:
-        print("\nflagged: " + "; ".join(flagged))
-    s: OcrStats = r["stats"]
-    print("\n### OCR confirmation on untouched charts (texts >= 9 px)\n")
-    rows = [
+    codes = Counter[str]()
+    for k in kinds:
+        codes.update(results[k].untouched_errors)
+    rows += [
+        [f"error code: {c}"] + [results[k].untouched_errors[c] for k in kinds]
+        for c, _ in codes.most_common()
+    ]
+    print(table(["measure", *kinds], rows))
+    for k in kinds:
+        if results[k].flagged:
+            print(f"\nflagged ({k}): " + "; ".join(results[k].flagged))
+    if s.texts:
+        ocr_tables(s)
+    if json_path:
+        data: dict[str, Any] = {}
+        for k in kinds:
+            figures = {key: value for key, value in vars(results[k]).items()}
+            if k == "matplotlib":
+                data.update(figures)  # the gallery figures stay at the top level, as before
+            else:
+                data[k] = figures
+        data["stats"] = {k: v for k, v in vars(s).items()}
+        json_path.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
+
+
+def ocr_tables(s: OcrStats) -> None:
+    print("\n### OCR confirmation on untouched matplotlib charts (texts >= 9 px)\n")
+    rows: list[list[Any]] = [
         ["confirmed (crop at the manifest box)", pct(s.confirmed, s.texts)],
         ["exact (same letters and digits)", pct(s.exact, s.texts)],
         ["found by the full-image pass", pct(s.full_confirmed, s.texts)],
@@ -656,10 +952,6 @@ def report_tables(**r: Any) -> None:
     )
     if s.misses:
         print("\nOCR misses (first 25): " + "; ".join(s.misses[:25]))
-    if r["json_path"]:
-        data = {k: v for k, v in r.items() if k not in ("stats", "json_path")}
-        data["stats"] = {k: v for k, v in vars(s).items()}
-        r["json_path"].write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
