@@ -1,7 +1,8 @@
 """The Vega-Lite renderer: a JSON spec compiled to SVG by vl-convert, then the SVG path.
 
 Runs inside the sandbox child.  The spec is data: vl-convert compiles and lays it out in its own
-embedded engine with every external data URL refused (`allowed_base_urls=[]`); a `data.url`
+embedded engine (in a warm worker, one jailed engine process that the worker's jobs share) with
+every external data URL refused (`allowed_base_urls=[]`); a `data.url`
 that names one of the request's input files is inlined first.  Roles come from the classes Vega
 puts on its SVG groups (`role-axis-title`, `role-axis-label`, `role-title-text`,
 `role-legend-label`, `role-mark`, ...), so axis titles, ticks, legends and marks land in the
@@ -10,8 +11,15 @@ manifest with the same roles as matplotlib's.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-from collections.abc import Iterator
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -62,30 +70,193 @@ still keeps the network away)."""
 
 UNLIMITED_ADDRESS_SPACE = True
 """V8 reserves tens of GiB of address space before it allocates anything (Oilpan's caged heap
-fails under any RLIMIT_AS measured, up to 64 GiB), so an address-space limit cannot bind it.  The
-one-shot child starts the engine first and then limits what the job adds (`prepare`); a pool
-should bound this renderer's memory another way (RLIMIT_DATA counts writable memory, not
-reservations)."""
+fails under any RLIMIT_AS measured, up to 64 GiB), so an address-space limit cannot bind it.  A
+job that starts its own engine (the one-shot child, or a spec too large for the worker's engine)
+starts it first and then limits what the job adds (`prepare`).  The worker's shared engine
+(`Engine`) runs without that limit; each of its compiles is bounded in time instead."""
 
 
-def warm_up() -> None:
-    """Import vl-convert and warm cairo; the engine itself starts threads, which must not be
-    forked, so it starts in the job."""
+def warm_up(confine: Callable[[], None] | None = None) -> None:
+    """Import vl-convert and warm cairo.  The engine starts threads, which do not survive a
+    fork, so a warm worker that can jail a helper (`confine`) runs the engine in a process of
+    its own, shared by its jobs (`ENGINE`); otherwise each job starts one (`prepare`)."""
     import vl_convert  # noqa: F401
 
     from renderers.svg import warm_up as warm_svg
 
     warm_svg(browser=False)
+    if confine is not None:
+        ENGINE.start(confine)
 
 
-def prepare(job: Job) -> Limits:
-    """Start vl-convert's engine before the job's limits apply, and return limits that give the
-    job its address space on top of what the engine reserved (V8 reserves ~32 GiB up front)."""
+def ready() -> None:
+    """In the worker before each job: an engine that stopped (a request ran too long, or it
+    served its share) is started again."""
+    ENGINE.ensure()
+
+
+def keep_fds() -> tuple[int, ...]:
+    """What a forked job keeps open: its end of the engine's socket."""
+    return ENGINE.fds()
+
+
+def prepare(job: Job) -> Limits | None:
+    """Without the worker's engine: start vl-convert's engine before the job's limits apply,
+    and return limits that give the job its address space on top of what the engine reserved
+    (V8 reserves ~32 GiB up front)."""
+    if ENGINE.usable(job):
+        return None
     import vl_convert
 
     vl_convert.vegalite_to_svg(_WARM_SPEC, allowed_base_urls=[])
     reserved = _address_space_mb()
     return replace(job.limits, address_space_mb=reserved + job.limits.address_space_mb)
+
+
+MAX_MESSAGE = 4 << 20
+"""Largest request or reply on the engine's socket (a spec with its data; an SVG).  A bigger
+spec is compiled by an engine of the job's own."""
+ENGINE_REQUESTS = 500
+"""Compiles one engine serves before it is replaced (bounds what V8 accumulates)."""
+ENGINE_START_S = 30.0
+READY = b"ready"
+
+
+class Engine:
+    """vl-convert's engine in a jailed process of its own, forked from a warm worker.
+
+    Jobs reach it over a SOCK_SEQPACKET socket pair: a message arrives whole or not at all, so a
+    job killed halfway through cannot leave half a request behind, and each request carries an
+    id, so an answer meant for a killed job is skipped.  Each compile runs under an alarm of the
+    job's wall-clock time; one that outlasts it kills the engine, and the worker starts another
+    before the next job (`ready`)."""
+
+    def __init__(self) -> None:
+        self.confine: Callable[[], None] | None = None
+        self.pid = 0
+        self.pidfd = -1
+        self.client = -1
+
+    def start(self, confine: Callable[[], None]) -> None:
+        self.confine = confine
+        client, server = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for end in (client, server):
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_MESSAGE + 4096)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, MAX_MESSAGE + 4096)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the engine process
+            code = 1
+            try:
+                fd = os.dup2(server.fileno(), 3, inheritable=False)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.closerange(4, 1 << 16)  # nothing of the worker's (its protocol pipes) stays
+                confine()
+                code = _serve(socket.socket(fileno=fd))
+            finally:
+                os._exit(code)
+        server.close()
+        # Jailed and warm, the engine says so; one that cannot start leaves jobs to their own.
+        answered = select.select([client], [], [], ENGINE_START_S)[0]
+        if not answered or client.recv(64) != READY:
+            client.close()
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            self.confine = None
+            self.close()
+            raise RuntimeError("vl-convert's engine did not start in its jail")
+        moved = fcntl.fcntl(client.detach(), fcntl.F_DUPFD_CLOEXEC, 200)
+        self.close()
+        self.pid, self.pidfd, self.client = pid, os.pidfd_open(pid), moved
+
+    def alive(self) -> bool:
+        return self.pidfd >= 0 and not select.select([self.pidfd], [], [], 0)[0]
+
+    def ensure(self) -> None:
+        if self.confine is not None and not self.alive():
+            self.start(self.confine)
+
+    def close(self) -> None:
+        for fd in (self.pidfd, self.client):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.pid, self.pidfd, self.client = 0, -1, -1
+
+    def fds(self) -> tuple[int, ...]:
+        return (self.client,) if self.client >= 0 else ()
+
+    def usable(self, job: Job) -> bool:
+        return self.client >= 0 and len(job.source.encode("utf-8")) < MAX_MESSAGE // 2
+
+    def compile(self, spec: dict[str, Any], seconds: float) -> str:
+        """The spec's SVG, from the worker's engine (in a job forked from that worker)."""
+        request = {"id": os.urandom(8).hex(), "spec": spec, "seconds": seconds}
+        data = json.dumps(request).encode("utf-8")
+        if len(data) > MAX_MESSAGE:
+            raise RenderError("limit", f"the spec is {len(data) >> 20} MiB with its data")
+        channel = socket.socket(fileno=os.dup(self.client))
+        try:
+            channel.send(data)
+            deadline = time.monotonic() + seconds + 1
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([channel], [], [], remaining)[0]:
+                    raise RenderError(
+                        "timeout", f"Vega-Lite did not compile the spec in {seconds:g} s"
+                    )
+                message = channel.recv(MAX_MESSAGE + 4096)
+                if not message:
+                    raise RenderError(
+                        "timeout",
+                        f"Vega-Lite's engine stopped while compiling the spec (longer than "
+                        f"{seconds:g} s, or out of memory)",
+                    )
+                reply = json.loads(message)
+                if reply.get("id") != request["id"]:
+                    continue  # the answer to a job that was killed before it read it
+                if "error" in reply:
+                    raise RenderError("error", _first_error_line(str(reply["error"])))
+                return str(reply["svg"])
+        finally:
+            channel.close()
+
+
+def _serve(channel: socket.socket) -> int:  # pragma: no cover - the engine process
+    import vl_convert
+
+    vl_convert.vegalite_to_svg(_WARM_SPEC, allowed_base_urls=[])
+    channel.send(READY)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm kills: V8 holds the thread
+    for _ in range(ENGINE_REQUESTS):
+        message = channel.recv(MAX_MESSAGE + 4096)
+        if not message:
+            return 0
+        try:
+            request = json.loads(message)
+            ident, spec, seconds = request["id"], request["spec"], float(request["seconds"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        signal.setitimer(signal.ITIMER_REAL, max(0.5, seconds))
+        try:
+            reply: dict[str, Any] = {
+                "id": ident,
+                "svg": str(vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])),
+            }
+        except ValueError as exc:
+            reply = {"id": ident, "error": str(exc)[:4000]}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        data = json.dumps(reply).encode("utf-8")
+        if len(data) > MAX_MESSAGE:
+            data = json.dumps({"id": ident, "error": "the compiled SVG is too large"}).encode()
+        with contextlib.suppress(OSError):
+            channel.send(data)
+    return 0
+
+
+ENGINE = Engine()
+"""This worker's engine (unstarted in a one-shot child, which compiles in-process)."""
 
 
 _WARM_SPEC = {"data": {"values": [{"a": 1}]}, "mark": "point", "encoding": {"x": {"field": "a"}}}
@@ -196,7 +367,9 @@ def check_size(spec: dict[str, Any]) -> None:
             )
 
 
-def compile_svg(spec: dict[str, Any]) -> str:
+def compile_svg(spec: dict[str, Any], job: Job | None = None) -> str:
+    if job is not None and ENGINE.usable(job):
+        return ENGINE.compile(spec, max(1.0, job.limits.wall_s * 0.8))
     import vl_convert
 
     try:
@@ -270,5 +443,9 @@ def render(job: Job, workdir: Path) -> RenderOutput:
     inline_inputs(spec, Resources(workdir / "inputs"))
     fit_to_canvas(spec, job)
     check_size(spec)
-    svg_text = compile_svg(spec)
-    return draw_svg(svg_text, job, workdir, meaning, what="Vega-Lite SVG", default_engine="cairo")
+    shared = ENGINE.usable(job)
+    svg_text = compile_svg(spec, job)
+    notes = ["compiled by the worker's Vega-Lite engine"] if shared else []
+    return draw_svg(
+        svg_text, job, workdir, meaning, notes=notes, what="Vega-Lite SVG", default_engine="cairo"
+    )

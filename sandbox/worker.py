@@ -12,8 +12,10 @@ relax some, and a job whose renderer relaxes a required layer is refused).
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
+import inspect
 import json
 import os
 import resource
@@ -32,7 +34,7 @@ from sandbox.jail import LayerFailed, Plan
 from sandbox.layers import LayerStatus, Profile
 from sandbox.protocol import ChannelClosed, read_frame, write_frame
 from sandbox.runner import child_environment
-from sandbox.wire import Job, JobResult
+from sandbox.wire import Job, JobResult, Limits
 
 READ_PATHS = (
     "/usr",
@@ -47,6 +49,8 @@ READ_PATHS = (
     "/dev/urandom",
     "/dev/zero",
 )
+SERVICE_CPU_S = 1 << 24
+"""CPU seconds of a renderer's long-lived helper: unbounded in effect (it bounds each request)."""
 UNBOUNDED_MB = 1 << 30
 """An address-space limit of 1 PiB: none, for a renderer that reserves before it allocates."""
 DRAIN_AFTER_EXIT_S = 0.5
@@ -306,11 +310,39 @@ class Worker:
         warm_up = getattr(renderer.module, "warm_up", None)
         if callable(warm_up):
             try:
-                warm_up()
+                if "confine" in inspect.signature(warm_up).parameters:
+                    warm_up(confine=functools.partial(self.confine_service, renderer))
+                else:
+                    warm_up()
             except Exception:  # noqa: BLE001 - a failed warm-up only costs speed
                 _log(f"warm_up of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
         gc.collect()
         gc.freeze()
+
+    def confine_service(self, renderer: Renderer) -> None:  # pragma: no cover - in the service
+        """Jail a long-lived helper process a renderer forked from this worker (vl-convert's
+        engine, say): the job layers of the renderer's plan, with no CPU or address-space limit
+        (it serves many jobs; the renderer bounds each request), its own empty dir to write to.
+        Call it in the forked process, before it reads anything a job sent."""
+        plan = self.plan_for(renderer)
+        home = Path(self.base_dir) / f"service-{self.slot}-{os.getpid()}"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "tmp").mkdir(exist_ok=True)
+        if plan.uid is not None:
+            for path in (home, home / "tmp"):
+                os.chown(path, plan.uid, plan.uid)
+        env = child_environment(home, self.cache_dir, home=home, tmpdir=home / "tmp")
+        limits = Limits(cpu_s=SERVICE_CPU_S, address_space_mb=UNBOUNDED_MB)
+        jail.enter(replace(plan, scratch_mb=0), limits, env, str(home), str(home))
+
+    def ready(self, renderer: Renderer) -> None:
+        """A renderer's `ready()` hook, in the worker before each job (restarts its helpers)."""
+        ready = getattr(renderer.module, "ready", None)
+        if callable(ready) and renderer.warmed:
+            try:
+                ready()
+            except Exception:  # noqa: BLE001 - the job then reports what is missing
+                _log(f"ready() of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
 
     def plan_for(self, renderer: Renderer) -> Plan:
         profile = renderer.profile
@@ -384,6 +416,7 @@ class Worker:
             self._preload(renderer)  # and warm_up after the reply
         else:
             self._warm(renderer)
+        self.ready(renderer)
         plan = self.plan_for(renderer)
         reply = self._fork_and_supervise(job, workdir, renderer, plan)
         reply["layers"] = plan.layers()

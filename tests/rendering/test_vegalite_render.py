@@ -162,3 +162,37 @@ def test_bad_specs_give_one_line_errors(source: str, kind: str, expected: str) -
     assert result.failure["kind"] == kind
     assert expected in result.failure["message"]
     assert "\n" not in result.failure["message"]
+
+
+def test_the_pool_shares_one_jailed_engine_and_replaces_a_runaway_one(cache_dir: Path) -> None:
+    """In a warm worker, vl-convert's engine lives in a jailed process of its own that every
+    job of the worker uses; a spec that compiles too long stops it, and the next job gets a
+    new one."""
+    from sandbox.pool import WorkerPool
+    from sandbox.wire import Job, Limits
+
+    def job(spec: dict[str, Any], wall_s: float = 20) -> Job:
+        return Job(
+            renderer="renderers.vegalite:render",
+            source=json.dumps(spec),
+            language="vegalite",
+            width=640,
+            height=480,
+            limits=Limits(wall_s=wall_s),
+        )
+
+    runaway = {
+        "data": {"sequence": {"start": 0, "stop": 200_000_000}},
+        "mark": "point",
+        "encoding": {"x": {"field": "data", "type": "quantitative"}},
+    }
+    with WorkerPool(1, cache_dir=cache_dir) as pool:
+        first = pool.run(job(SPEC))
+        assert first.ok, first.failure
+        second = pool.run(job(SPEC))
+        assert second.ok and "compiled by the worker's Vega-Lite engine" in second.notes
+        stopped = pool.run(job(runaway, wall_s=3))
+        assert stopped.failure is not None and stopped.failure["kind"] in ("timeout", "limit")
+        again = pool.run(job(SPEC))
+        assert again.ok and "compiled by the worker's Vega-Lite engine" in again.notes
+        assert again.manifest == first.manifest
