@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from batch.batchkit import by_name, cocogen, results, tiny_program, tiny_row, write_spec
+from batch.batchkit import (
+    COCOGEN,
+    by_name,
+    cocogen,
+    results,
+    tiny_program,
+    tiny_row,
+    write_spec,
+)
 
 import cocogen as api
 from cocogen.batching.driver import BatchRun
@@ -214,3 +224,44 @@ def test_strict_stops_before_anything_runs_and_the_lock_keeps_one_writer(tmp_pat
     assert [r.resumed for r in api.batch([tiny_row("a")], tmp_path / "locked", resume=True)] == [
         False
     ]
+
+
+def test_a_terminal_gets_the_progress_bar_and_a_log_gets_lines(tmp_path: Path) -> None:
+    """On a terminal (a pseudo-terminal here) stderr shows rich's bar with rows done, failures,
+    rate and ETA; piped, the same batch writes plain lines and no terminal control codes."""
+    import pty
+
+    rows = [tiny_row(f"row{i}") for i in range(3)] + [
+        {"output": "boom", "program": "raise RuntimeError('boom')", "language": "matplotlib"}
+    ]
+    spec = write_spec(tmp_path / "spec.jsonl", rows)
+    command = [*COCOGEN, "batch", str(spec), "--workers", "1", "--ocr", "off"]
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "tty")],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 1
+    os.close(main)
+    shown = seen.decode("utf-8", "replace")
+    assert "\x1b[" in shown  # terminal control codes: the live bar
+    assert "4/4" in shown and "1 failed" in shown and "rows/s" in shown and "ETA" in shown
+
+    piped = subprocess.run(
+        [*command, "--out", str(tmp_path / "log")], capture_output=True, text=True, timeout=120
+    )
+    assert piped.returncode == 1
+    assert "\x1b[" not in piped.stderr and "boom" in piped.stderr
