@@ -12,6 +12,7 @@ Boxes are (x0, y0, x1, y1) in the PNG's own pixels, origin top-left (see `cocoge
 from __future__ import annotations
 
 import io
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -159,6 +160,115 @@ def _slanted(element: Element) -> bool:
     return round(element.rotation, 3) % 90 != 0
 
 
+def _own_rectangle(element: Element) -> list[tuple[float, float]] | None:
+    """The corners of a slanted text's own (rotated) rectangle, recovered from its axis-aligned
+    box; None when the box does not determine it.
+
+    A rectangle W×H turned by θ has the box w = W·|cos θ| + H·|sin θ|, h = W·|sin θ| + H·|cos θ|
+    around the same centre; near 45° the two are one equation, and the line height that the
+    font size gives stands in for H.  Rotation is counter-clockwise as drawn (y grows down).
+    """
+    theta = math.radians(element.rotation)
+    c, s = abs(math.cos(theta)), abs(math.sin(theta))
+    x0, y0, x1, y1 = element.box
+    w, h = x1 - x0, y1 - y0
+    width = height = 0.0
+    if abs(c - s) > 0.15:
+        det = c * c - s * s
+        width, height = (w * c - h * s) / det, (h * c - w * s) / det
+    if (width <= 0 or height <= 0) and element.font_size_px:
+        lines = max(1, (element.text or "").count("\n") + 1)
+        height = min(1.25 * element.font_size_px * lines, min(w, h))
+        width = (w - height * s) / c if c >= s else (h - height * c) / s
+    if width <= 0 or height <= 0:
+        return None
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ux, uy = math.cos(theta), -math.sin(theta)  # along the baseline
+    vx, vy = -uy, ux  # across it
+    return [
+        (
+            cx + sx * width / 2 * ux + sy * height / 2 * vx,
+            cy + sx * width / 2 * uy + sy * height / 2 * vy,
+        )
+        for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+    ]
+
+
+def _box_corners(box: Box) -> list[tuple[float, float]]:
+    x0, y0, x1, y1 = box
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+def _polygon_area(points: Sequence[tuple[float, float]]) -> float:
+    return (
+        abs(
+            sum(
+                x0 * y1 - x1 * y0
+                for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]], strict=True)
+            )
+        )
+        / 2
+    )
+
+
+Point = tuple[float, float]
+
+
+def _side(a: Point, b: Point, p: Point) -> float:
+    """Twice the signed area of (a, b, p): which side of the line a→b the point p is on."""
+    return (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
+
+
+def _cut(p: Point, q: Point, sp: float, sq: float) -> Point:
+    t = sp / (sp - sq)
+    return (p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1]))
+
+
+def _clip(subject: list[Point], clip: list[Point]) -> list[Point]:
+    """Sutherland–Hodgman: the part of convex polygon `subject` inside convex polygon `clip`."""
+    sign = 1.0 if _signed_area(clip) > 0 else -1.0
+    output = list(subject)
+    for a, b in zip(clip, [*clip[1:], clip[0]], strict=True):
+        points, output = output, []
+        if not points:
+            break
+        for p, q in zip(points, [*points[1:], points[0]], strict=True):
+            sp, sq = sign * _side(a, b, p), sign * _side(a, b, q)
+            if sq >= 0:
+                if sp < 0:
+                    output.append(_cut(p, q, sp, sq))
+                output.append(q)
+            elif sp >= 0:
+                output.append(_cut(p, q, sp, sq))
+    return output
+
+
+def _signed_area(points: Sequence[tuple[float, float]]) -> float:
+    return (
+        sum(
+            x0 * y1 - x1 * y0
+            for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]], strict=True)
+        )
+        / 2
+    )
+
+
+def text_overlap_fraction(a: Element, b: Element) -> float:
+    """Overlap of two texts as a fraction of the smaller one: of their boxes, or, when either
+    is slanted, of the rectangles the glyphs really occupy."""
+    if not (_slanted(a) or _slanted(b)):
+        return overlap_fraction(a.box, b.box)
+    first = _own_rectangle(a) if _slanted(a) else _box_corners(a.box)
+    second = _own_rectangle(b) if _slanted(b) else _box_corners(b.box)
+    if first is None or second is None:
+        return overlap_fraction(a.box, b.box)
+    smaller = min(_polygon_area(first), _polygon_area(second))
+    if smaller <= 0:
+        return 0.0
+    common = _clip(first, second)
+    return _polygon_area(common) / smaller if len(common) >= 3 else 0.0
+
+
 def _overlapping_pairs(
     texts: Sequence[Element], settings: CheckSettings
 ) -> list[tuple[Element, Element, float]]:
@@ -171,7 +281,9 @@ def _overlapping_pairs(
                 break
             if _same_record(a, b):
                 continue
-            fraction = overlap_fraction(a.box, b.box)
+            if overlap_fraction(a.box, b.box) <= 0.0:
+                continue
+            fraction = text_overlap_fraction(a, b)
             if fraction <= 0.0:
                 continue
             tolerance = settings.overlap_tolerance

@@ -533,3 +533,32 @@ def test_settings_are_frozen_and_validated() -> None:
         settings.min_text_px = 3  # type: ignore[misc]
     with pytest.raises(ValueError):
         CheckSettings(overlap_tolerance=1.5)
+
+
+def _slanted_tick(id: str, left: float, angle: float = 40, width: float = 100) -> Element:
+    """A tick label `width`×15 px turned by `angle`, as its axis-aligned box records it."""
+    import math
+
+    t = math.radians(angle)
+    w = width * math.cos(t) + 15 * math.sin(t)
+    h = width * math.sin(t) + 15 * math.cos(t)
+    return el(
+        id,
+        "tick",
+        (left, 150, left + w, 150 + h),
+        f"label {id}",
+        kind="xtick",
+        parent="ax0",
+        rotation=angle,
+        font_size_px=12,
+    )
+
+
+def test_slanted_labels_overlap_only_where_their_glyphs_do() -> None:
+    """Boxes of slanted labels overlap although the rotated text does not: judged by the
+    rectangles the glyphs really occupy."""
+    apart = manifest(_slanted_tick("a", 100), _slanted_tick("b", 140), _slanted_tick("c", 180))
+    assert text_overlap_findings(apart) == []
+    crowded = manifest(_slanted_tick("a", 100), _slanted_tick("b", 106))
+    (finding,) = text_overlap_findings(crowded)
+    assert finding.element_ids == ["a", "b"]
