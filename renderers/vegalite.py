@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from renderers._fonts import FONT_CHAIN
 from renderers._manifest import Meaning, class_words, covers_canvas
 from renderers._svgraster import Item
 from renderers._svgsafe import MAX_SIDE_PX, Resources
@@ -358,6 +359,17 @@ def fit_to_canvas(spec: dict[str, Any], job: Job) -> None:
     spec["autosize"] = {"type": "fit", "contains": "padding"}
 
 
+def measure_with_drawn_font(spec: dict[str, Any]) -> None:
+    """Vega lays text out with the metrics of `config.font`; unset, it measures a generic face
+    narrower than the one cairo then draws, and long labels run past the canvas.  The font
+    chain's first family (what the SVG path draws Latin text with) is measured instead."""
+    config = spec.get("config")
+    if config is None:
+        config = spec["config"] = {}
+    if isinstance(config, dict) and "font" not in config:
+        config["font"] = FONT_CHAIN[0]
+
+
 def check_size(spec: dict[str, Any]) -> None:
     for key in ("width", "height"):
         value = spec.get(key)
@@ -442,6 +454,7 @@ def render(job: Job, workdir: Path) -> RenderOutput:
     spec = load_spec(job.source)
     inline_inputs(spec, Resources(workdir / "inputs"))
     fit_to_canvas(spec, job)
+    measure_with_drawn_font(spec)
     check_size(spec)
     shared = ENGINE.usable(job)
     svg_text = compile_svg(spec, job)

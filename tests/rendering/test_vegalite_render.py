@@ -196,3 +196,33 @@ def test_the_pool_shares_one_jailed_engine_and_replaces_a_runaway_one(cache_dir:
         again = pool.run(job(SPEC))
         assert again.ok and "compiled by the worker's Vega-Lite engine" in again.notes
         assert again.manifest == first.manifest
+
+
+def test_long_legend_labels_stay_on_the_canvas() -> None:
+    """Vega measures labels with the font the SVG path then draws them in (an nvBench pie whose
+    legend ran 9 px past a 640 px canvas when Vega measured a narrower generic face)."""
+    names = ["Mystery Weekend", "Smart Dummy", "Bermuda Triangle", "Piggy Banker"]
+    spec = {
+        "data": {
+            "values": [{"x": f"The Case of the {name}", "y": 9 + i} for i, name in enumerate(names)]
+        },
+        "mark": "arc",
+        "encoding": {
+            "theta": {"field": "y", "type": "quantitative"},
+            "color": {"field": "x", "type": "nominal", "title": "Title"},
+        },
+    }
+    result = run_renderer("vegalite", json.dumps(spec), width=640, height=480)
+    assert result.ok and result.manifest is not None, result.failure
+    labels = [
+        e
+        for e in result.manifest["elements"]
+        if e.get("role") == "legend" and str(e.get("text")).startswith("The Case")
+    ]
+    assert len(labels) == 4  # (Vega shortens a label longer than its labelLimit with "…")
+    assert all(e["box"][2] <= 640 for e in labels)
+    # The spec's own font is kept (and then measured as the spec says).
+    spec["config"] = {"font": "DejaVu Sans Mono"}
+    mono = run_renderer("vegalite", json.dumps(spec), width=640, height=480)
+    assert mono.ok and mono.manifest is not None
+    assert any("Mono" in (e.get("font_family") or "") for e in mono.manifest["elements"])
