@@ -837,13 +837,21 @@ def _pie_parts(spec: ChartSpec, canvas: Canvas) -> _Parts:
             shown.append(f"{label}: {detail.replace(chr(10), ' ')}")
             inner.append("")
     ring = ', "width": 0.45' if spec.donut else ""
+    positions = _pie_label_positions(spec.values, canvas)
+    # Pie centred on the canvas: an outside label must end before the canvas edge.
+    room = [
+        canvas.width / 2 - abs(x) * radius_px - _text_px(label, TICK_PT, canvas.dpi)
+        for label, (x, _y) in zip(shown, positions, strict=True)
+    ]
+    if min(room) < 0.03 * canvas.width:
+        return _pie_legend_parts(spec, canvas, shown, inner, inner_radius, ring)
     constants = [
         f"LABELS = {shown!r}",
         f"VALUES = {_numbers_literal(spec.values)}",
         f"INNER_TEXTS = {inner!r}",
         f"COLORS = {[PIE_COLORS[k % len(PIE_COLORS)] for k in range(len(spec.values))]!r}",
         "# Where each outside label goes (in pie radii): by its wedge, apart from its neighbours.",
-        f"LABEL_XY = {_pie_label_positions(spec.values, canvas)!r}",
+        f"LABEL_XY = {positions!r}",
     ]
     body = [
         "wedges, _ = ax.pie(",
@@ -865,6 +873,46 @@ def _pie_parts(spec: ChartSpec, canvas: Canvas) -> _Parts:
         '        ax.text(r * edge_x, r * edge_y, text, ha="center", '
         f'va="center", fontsize={VALUE_PT})',
         'ax.set(aspect="equal", xlim=(-1.3, 1.3), ylim=(-1.3, 1.3))',
+    ]
+    return _Parts(["import math"], constants, body)
+
+
+def _pie_legend_parts(
+    spec: ChartSpec,
+    canvas: Canvas,
+    shown: list[str],
+    inner: list[str],
+    inner_radius: float,
+    ring: str,
+) -> _Parts:
+    """Labels too long to sit beside the pie: a legend to its right names the wedges."""
+    constants = [
+        f"LABELS = {shown!r}",
+        f"VALUES = {_numbers_literal(spec.values)}",
+        f"INNER_TEXTS = {inner!r}",
+        f"COLORS = {[PIE_COLORS[k % len(PIE_COLORS)] for k in range(len(spec.values))]!r}",
+    ]
+    body = [
+        "wedges, _ = ax.pie(",
+        "    VALUES,",
+        "    colors=COLORS,",
+        "    startangle=90,",
+        "    counterclock=False,",
+        f'    wedgeprops={{"linewidth": 1, "edgecolor": "white"{ring}}},',
+        ")",
+        "for wedge, text in zip(wedges, INNER_TEXTS, strict=True):",
+        "    if text:",
+        "        angle = math.radians((wedge.theta1 + wedge.theta2) / 2)",
+        f"        r = {inner_radius}",
+        "        ax.text(r * math.cos(angle), r * math.sin(angle), text, "
+        f'ha="center", va="center", fontsize={VALUE_PT})',
+        "# The labels are too long to sit beside the pie: a legend to its right names the wedges.",
+        "ax.legend(",
+        '    wedges, LABELS, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,',
+        f"    fontsize={TICK_PT},",
+        ")",
+        '# "datalim": the layout keeps its room for the legend; the pie stays round in it.',
+        'ax.set(aspect="equal", adjustable="datalim")',
     ]
     return _Parts(["import math"], constants, body)
 

@@ -76,3 +76,29 @@ def test_html_text_layout_is_ocr_confirmed() -> None:
     assert statuses == dict.fromkeys(quotes, "satisfied")
     report = record.attempts[-1].report
     assert report is not None and report.scores.get("text_confirmed") == 1.0
+
+
+def test_a_pie_whose_labels_do_not_fit_beside_it_gets_a_legend() -> None:
+    labels = [
+        "The Case of the Mystery Weekend",
+        "The Case of the Smart Dummy",
+        "The Case: Off the Record",
+        "The Case of the Bermuda Triangle",
+    ]
+    request = Request(
+        prompt='pie chart titled "Price by title"',
+        data={"labels": labels, "values": [15.99, 12.99, 8.99, 9.99]},
+        canvas={"width": 640, "height": 480, "dpi": 100},  # type: ignore[arg-type]
+    )
+    pipeline = Pipeline(backend=OfflineBackend(), check_settings=NO_OCR)
+    result = pipeline.generate(request)
+    record = RunRecord.model_validate_json((Path(result.run_dir) / "run.json").read_text())
+    assert record.status == "ok", record.attempts[-1].report
+    attempt = record.attempts[-1]
+    assert attempt.manifest_file is not None
+    manifest = LayoutManifest.model_validate_json(
+        (Path(result.run_dir) / attempt.manifest_file).read_text()
+    )
+    legend = [e.text for e in manifest.texts() if e.role == "legend"]
+    assert legend == labels
+    assert all(0 <= e.box[0] and e.box[2] <= 640 for e in manifest.texts())
