@@ -21,6 +21,7 @@ import importlib.util
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -279,6 +280,29 @@ class OcrOutcome:
         )
 
 
+_READ_SCRIPTS: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x024F),  # Latin, with accents
+    (0x1E00, 0x1EFF),  # Latin extended additional
+    (0x2E80, 0x9FFF),  # CJK radicals and punctuation, kana, CJK ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF00, 0xFFEF),  # full-width forms
+)
+"""Where the letters lie that rapidocr's bundled recogniser (PP-OCR, Chinese + Latin) reads.
+Greek, Cyrillic, Hangul, Arabic and other scripts it reads as nothing or noise."""
+
+
+def unread_script(text: str) -> str | None:
+    """The name of the first script in `text` that the OCR model cannot read, else None."""
+    for char in text:
+        if not unicodedata.category(char).startswith("L"):
+            continue
+        point = ord(char)
+        if not any(lo <= point <= hi for lo, hi in _READ_SCRIPTS):
+            name = unicodedata.name(char, "")
+            return name.split(" ")[0].title() if name else f"U+{point:04X}"
+    return None
+
+
 def _why_not_read(element: Element, raster: Raster, settings: CheckSettings) -> str | None:
     if element.font_size_px is not None and element.font_size_px < settings.ocr_min_text_px:
         return f"smaller than {settings.ocr_min_text_px:g} px"
@@ -293,6 +317,9 @@ def _why_not_read(element: Element, raster: Raster, settings: CheckSettings) -> 
         return "math too rich to spell out"
     if not ocr_key(plain):
         return "no letters or digits"
+    script = unread_script(plain)
+    if script is not None:
+        return f"{script} script, which the OCR model does not read"
     return None
 
 

@@ -282,3 +282,33 @@ def test_engine_is_created_once_per_process(ocr_engine: Any) -> None:
     out = io.BytesIO()
     Image.new("RGB", (64, 32), "white").save(out, format="PNG")
     assert full_pass(decode(out.getvalue())) == []  # nothing to read, no crash
+
+
+def test_scripts_the_ocr_model_cannot_read_are_skipped_not_mismatched(ocr_engine: Any) -> None:
+    """rapidocr's bundled recogniser reads Latin and CJK; Cyrillic, Greek or Hangul it reads as
+    nothing, which must not turn into a warning that the text is wrong."""
+    texts = [
+        "Привет мир данные",
+        "Ελληνικά κείμενο",
+        "한국어 텍스트",
+        "中文 数据",
+        "Straße Ünïcödé",
+    ]
+    source = (
+        "import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(8, 6), dpi=100)\n"
+        + "".join(
+            f"fig.text(0.05, {0.85 - i * 0.16:.2f}, {t!r}, fontsize=20)\n"
+            for i, t in enumerate(texts)
+        )
+    )
+    result = run_matplotlib(source)
+    assert result.ok and result.png is not None and result.manifest is not None
+    manifest = LayoutManifest.model_validate(result.manifest)
+    readings, skipped = read_texts(manifest, decode(result.png), CheckSettings())
+    by_text = {e.text: e.id for e in manifest.texts()}
+    assert skipped[by_text[texts[0]]] == "Cyrillic script, which the OCR model does not read"
+    assert "Greek" in skipped[by_text[texts[1]]] and "Hangul" in skipped[by_text[texts[2]]]
+    read = {manifest.by_id(r.element_id).text: r.confirmed for r in readings}  # type: ignore[union-attr]
+    assert read == {"中文 数据": True, "Straße Ünïcödé": True}
+    report = check(manifest, result.png, Commitments(), CheckSettings(ocr="on"))
+    assert not [f for f in report.findings if f.code == "ocr_mismatch"]
