@@ -7,7 +7,9 @@ Groups: `cocogen.backends` (a class implementing `Backend`), `cocogen.renderers`
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -25,7 +27,14 @@ KEYED_BACKENDS: tuple[tuple[str, str], ...] = (
 
 
 def plugins(group: str) -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=group)}
+    return dict(_plugins(group, tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=64)
+def _plugins(group: str, _path: tuple[str, ...]) -> tuple[tuple[str, EntryPoint], ...]:
+    """Reading the installed distributions' metadata costs milliseconds: once per search path
+    (a plugin installed on a new path is seen; one added to a seen path needs a new process)."""
+    return tuple((ep.name, ep) for ep in entry_points(group=group))
 
 
 def renderer_entry(language: str) -> str:

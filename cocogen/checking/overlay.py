@@ -139,5 +139,5 @@ def draw_overlay(png: bytes, manifest: LayoutManifest, findings: list[Finding]) 
         y += h + 2
 
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
+    image.save(out, format="PNG", optimize=False, compress_level=1)  # for people: speed first
     return out.getvalue()
