@@ -953,6 +953,10 @@ def _word_lists(reading: Reading) -> list[_LabelList]:
             intro >= 0 and tokens[intro].kind == "word" and (tokens[intro].low in _INTRODUCERS)
         )
         all_quoted = all(ref >= 0 for _, _, ref in items)
+        if not all_quoted and any(ref >= 0 for _, _, ref in items):
+            # Quotes in prose ('announces, "Organic Honey", instantly conveying'): the quotes
+            # are commitments of their own; the words between them are no list of labels.
+            continue
         idx = tuple(i for _, span, _ in items for i in span)
         lists.append(
             _LabelList(
@@ -1053,7 +1057,13 @@ def _find_data(reading: Reading) -> None:
                     tuple(tokens[i].text for i in run), tuple(run), run[0], run[-1], True, True
                 )
             )
-    reading.label_lists = [lst.labels for lst in lists if lst.strong]
+    # A request that quotes what it wants written spells out its texts: an unquoted list in
+    # its prose ("labels emphasize clarity and accessibility", "icons for art, music and food")
+    # is description, unless it turns out to be the data's labels (below).
+    prose = bool(reading.quotes)
+    reading.label_lists = [
+        lst.labels for lst in lists if lst.strong and not (prose and not lst.quotes)
+    ]
     best: tuple[tuple[int, int, int], _LabelList, list[int]] | None = None
     for lst in lists:
         for run in runs:
@@ -1260,8 +1270,9 @@ def llm_commitments(block: dict[str, object], prompt: str) -> Commitments:
             texts.append(Commitment(kind="text", value=text, source="llm"))
         else:
             constraints.append(
-                Commitment(kind="constraint", value=f'the image shows the text "{text}"',
-                           source="llm")
+                Commitment(
+                    kind="constraint", value=f'the image shows the text "{text}"', source="llm"
+                )
             )
     numbers = [
         Commitment(kind="number", value=n, source="llm")
@@ -1309,9 +1320,7 @@ def merge_commitments(base: Commitments, extra: Commitments) -> Commitments:
         return out
 
     counted = {_folded(c.value) for c in base.entities}
-    entities = list(base.entities) + [
-        c for c in extra.entities if _folded(c.value) not in counted
-    ]
+    entities = list(base.entities) + [c for c in extra.entities if _folded(c.value) not in counted]
     unknowns = _dedup([*base.unknowns, *extra.unknowns])
     return Commitments(
         required_texts=add(base.required_texts, extra.required_texts),

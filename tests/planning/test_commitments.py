@@ -247,3 +247,25 @@ def test_reading_exposes_the_data() -> None:
     assert reading.data.form == "pairs"
     assert reading.data.labels == ("A", "B")
     assert [n.value for n in reading.data.values] == [5.0, 7.0]
+
+
+def test_quotes_in_prose_are_the_texts_and_its_word_lists_are_not() -> None:
+    """LongText-style requests describe a scene around the texts they quote: the lists in that
+    prose ("labels emphasize clarity and accessibility, complementing ...") are no labels."""
+    prompt = (
+        'A shop shelf. A label distinctly announces, "Organic Honey", instantly conveying '
+        'quality. Nearby labels read "Raw Almond Butter" and "Maple Syrup". These labels '
+        "emphasize clarity and accessibility, complementing the store's clean, organized look, "
+        "with icons for art, music and food."
+    )
+    texts = [c.value for c in extract_commitments(prompt).required_texts]
+    assert texts == ["Organic Honey", "Raw Almond Butter", "Maple Syrup"]
+    # Without quotes a list still names labels; with data it is the data's labels.
+    assert [c.value for c in extract_commitments("bars for North, South and East").required_texts]
+    chart = 'bar chart titled "Sales" for Q1, Q2, Q3 with values 1, 2, 3'
+    assert [c.value for c in extract_commitments(chart).required_texts] == [
+        "Sales",
+        "Q1",
+        "Q2",
+        "Q3",
+    ]
