@@ -67,6 +67,8 @@ class Renderer:
     preloaded: bool = False
     warmed: bool = False
     error: str = ""
+    own_dirs: tuple[str, ...] = ()
+    """Where the renderer's top-level package lives (real paths): fixed, so found once."""
 
 
 class Tail:
@@ -284,7 +286,8 @@ class Worker:
         try:
             module = importlib.import_module(module_name)
             func = getattr(module, attr)
-            renderer = Renderer(module, func, Profile.of(module))
+            own = tuple(map(os.path.realpath, package_dirs([module.__name__])))
+            renderer = Renderer(module, func, Profile.of(module), own_dirs=own)
         except Exception as exc:  # noqa: BLE001 - reported as the job's failure
             renderer = Renderer(
                 ModuleType(module_name), None, Profile(), error=f"{type(exc).__name__}: {exc}"
@@ -349,11 +352,7 @@ class Worker:
         plan = self.plan
         # The renderer's own package stays readable: it may import its siblings lazily in the job
         # (renderers.html → renderers.svg), and a plugin's package is not known at start-up.
-        own = [
-            real
-            for real in map(os.path.realpath, package_dirs([renderer.module.__name__]))
-            if real not in plan.read_paths
-        ]
+        own = [real for real in renderer.own_dirs if real not in plan.read_paths]
         if own:
             plan = replace(plan, read_paths=(*plan.read_paths, *own))
         if not profile.skip and not profile.seccomp_allow:
