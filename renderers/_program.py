@@ -1,7 +1,8 @@
 """Running a Python program inside the jail and turning its faults into one-line errors.
 
-Used by the renderers whose language may also be written as Python (SVG through `svgwrite`):
-the program runs in the job's working directory, and a failure names the program's own line.
+Used by the renderers whose language is, or may be written as, Python (matplotlib; SVG through
+`svgwrite`): the program runs in the job's working directory, and a failure names the program's
+own line.
 """
 
 from __future__ import annotations
@@ -17,14 +18,23 @@ PROGRAM_NAME = "program.py"
 
 
 def _program_traceback(exc: BaseException) -> str:
+    """The traceback limited to the program's own frames (what the author can fix)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_NAME]
     lines = traceback.format_list(frames) + traceback.format_exception_only(exc)
     return "".join(lines)[-3000:]
 
 
 def run_python(source: str, seed: int = 0) -> dict[str, Any]:
-    """Exec `source` as `__main__` in the current directory; return its namespace."""
+    """Seed `random`, exec `source` as `__main__` in the current directory; return its namespace."""
     random.seed(seed)
+    return exec_program(source)
+
+
+def exec_program(source: str) -> dict[str, Any]:
+    """Exec `source` as `__main__` in the current directory; return its namespace.
+
+    Every failure of the program becomes a one-line `RenderError` naming its own lines.
+    """
     Path(PROGRAM_NAME).write_text(source, encoding="utf-8")
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": PROGRAM_NAME}
     try:

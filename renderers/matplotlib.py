@@ -12,16 +12,15 @@ import io
 import os
 import random
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from renderers._program import exec_program
 from sandbox.wire import Job, RenderError, RenderOutput
 
 ENGINE = "matplotlib"
-PROGRAM_NAME = "program.py"
 
 # Preferred fonts, first match wins per glyph: Latin from DejaVu, CJK from Noto (Debian
 # fonts-noto-cjk), then whatever Noto faces are present.
@@ -352,13 +351,6 @@ def _finite(value: float) -> bool:
     return value == value and abs(value) != float("inf")
 
 
-def _program_traceback(exc: BaseException) -> str:
-    """The traceback limited to the program's own frames (what the author can fix)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_NAME]
-    lines = traceback.format_list(frames) + traceback.format_exception_only(exc)
-    return "".join(lines)[-3000:]
-
-
 def run_program(source: str) -> list[tuple[Any, dict[str, Any]]]:
     """Exec the program; return the figures it saved (with their savefig keywords)."""
     from matplotlib.figure import Figure
@@ -370,24 +362,9 @@ def run_program(source: str) -> list[tuple[Any, dict[str, Any]]]:
         saved.append((self, {k: v for k, v in kwargs.items() if k in SAVE_KEYS}))
         original_savefig(self, fname, *args, **kwargs)
 
-    Path(PROGRAM_NAME).write_text(source, encoding="utf-8")
-    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": PROGRAM_NAME}
     Figure.savefig = savefig  # type: ignore[method-assign]
     try:
-        code = compile(source, PROGRAM_NAME, "exec")
-        exec(code, namespace)  # noqa: S102 - this is the jailed child; running it is the point
-    except SyntaxError as exc:
-        raise RenderError(
-            "error",
-            f"syntax error in the program at line {exc.lineno}: {exc.msg}",
-            "".join(traceback.format_exception_only(exc)),
-        ) from None
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            raise RenderError("error", f"the program called exit({exc.code!r})") from None
-    except BaseException as exc:  # noqa: BLE001 - everything the program raises is its failure
-        tail = _program_traceback(exc)
-        raise RenderError("error", f"{type(exc).__name__}: {exc}"[:500], tail) from None
+        exec_program(source)
     finally:
         Figure.savefig = original_savefig  # type: ignore[method-assign]
     return saved

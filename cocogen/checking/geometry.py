@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from cocogen.checking.settings import CheckSettings
 from cocogen.types import Box, Element, Finding, LayoutManifest
@@ -199,19 +199,22 @@ def _box_corners(box: Box) -> list[tuple[float, float]]:
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
 
-def _polygon_area(points: Sequence[tuple[float, float]]) -> float:
+Point = tuple[float, float]
+
+
+def _signed_area(points: Sequence[Point]) -> float:
+    """Shoelace area: positive for one winding order, negative for the other."""
     return (
-        abs(
-            sum(
-                x0 * y1 - x1 * y0
-                for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]], strict=True)
-            )
+        sum(
+            x0 * y1 - x1 * y0
+            for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]], strict=True)
         )
         / 2
     )
 
 
-Point = tuple[float, float]
+def _polygon_area(points: Sequence[Point]) -> float:
+    return abs(_signed_area(points))
 
 
 def _side(a: Point, b: Point, p: Point) -> float:
@@ -241,16 +244,6 @@ def _clip(subject: list[Point], clip: list[Point]) -> list[Point]:
             elif sp >= 0:
                 output.append(_cut(p, q, sp, sq))
     return output
-
-
-def _signed_area(points: Sequence[tuple[float, float]]) -> float:
-    return (
-        sum(
-            x0 * y1 - x1 * y0
-            for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]], strict=True)
-        )
-        / 2
-    )
 
 
 def text_overlap_fraction(a: Element, b: Element) -> float:
@@ -676,39 +669,46 @@ _CONTAINED = 0.98
 """A text this much inside a mark is a label in its bar (readability: the contrast check)."""
 
 
+def _first_covers(
+    texts: Iterable[Element], covers: Sequence[Element], accept: Callable[[float], bool]
+) -> Iterator[tuple[Element, Element, int]]:
+    """Each text (of non-zero area) with the first of `covers` whose share of the text's box
+    `accept` takes, and that share as a whole percent."""
+    for text in texts:
+        if area(text.box) == 0:
+            continue
+        for cover in covers:
+            share = intersection(text.box, cover.box) / area(text.box)
+            if accept(share):
+                yield text, cover, round(share * 100)
+                break
+
+
 def text_over_legend_findings(
     manifest: LayoutManifest, settings: CheckSettings | None = None
 ) -> list[Finding]:
     """`text_over_legend` errors: a text that is not the legend's own, under or over its box."""
     settings = settings or CheckSettings()
+    tolerance = settings.overlap_tolerance
     legends = [e for e in manifest.elements if e.kind == "legend_box"]
-    findings: list[Finding] = []
-    for text in manifest.texts():
-        if text.role == "legend" or area(text.box) == 0:
-            continue
-        for legend in legends:
-            share = intersection(text.box, legend.box) / area(text.box)
-            if share <= settings.overlap_tolerance:
-                continue
-            percent = round(share * 100)
-            findings.append(
-                Finding(
-                    code=TEXT_OVER_LEGEND,
-                    severity="error",
-                    message=(
-                        f"{describe(text)} ({text.id}) at {fmt_box(text.box)} lies {percent}% "
-                        f"inside the legend box ({legend.id}) at {fmt_box(legend.box)}"
-                    ),
-                    llm_message=(
-                        f"the legend covers {describe(text)}: move the legend (another loc, or "
-                        f"outside the axes with bbox_to_anchor) or move the text"
-                    ),
-                    element_ids=[text.id, legend.id],
-                    boxes=[text.box, legend.box],
-                )
-            )
-            break
-    return findings
+    texts = (t for t in manifest.texts() if t.role != "legend")
+    return [
+        Finding(
+            code=TEXT_OVER_LEGEND,
+            severity="error",
+            message=(
+                f"{describe(text)} ({text.id}) at {fmt_box(text.box)} lies {percent}% "
+                f"inside the legend box ({legend.id}) at {fmt_box(legend.box)}"
+            ),
+            llm_message=(
+                f"the legend covers {describe(text)}: move the legend (another loc, or "
+                f"outside the axes with bbox_to_anchor) or move the text"
+            ),
+            element_ids=[text.id, legend.id],
+            boxes=[text.box, legend.box],
+        )
+        for text, legend, percent in _first_covers(texts, legends, lambda s: s > tolerance)
+    ]
 
 
 def text_over_mark_findings(
@@ -720,34 +720,26 @@ def text_over_mark_findings(
     on the mark and half off it, which is hard to read and usually a placement slip.
     """
     settings = settings or CheckSettings()
+    tolerance = settings.overlap_tolerance
     marks = [e for e in manifest.elements if e.role == "shape" and e.kind in _MARK_KINDS]
-    findings: list[Finding] = []
-    for text in manifest.texts():
-        if text.role in ("tick", "legend") or area(text.box) == 0:
-            continue
-        for mark in marks:
-            share = intersection(text.box, mark.box) / area(text.box)
-            if share <= settings.overlap_tolerance or share >= _CONTAINED:
-                continue
-            percent = round(share * 100)
-            findings.append(
-                Finding(
-                    code=TEXT_OVER_MARK,
-                    severity="warning",
-                    message=(
-                        f"{describe(text)} ({text.id}) at {fmt_box(text.box)} straddles the edge "
-                        f"of a {mark.kind} ({mark.id}) at {fmt_box(mark.box)}: {percent}% on it"
-                    ),
-                    llm_message=(
-                        f"{describe(text)} is half on a {mark.kind}: put it fully inside the "
-                        f"{mark.kind} or clear of it (e.g. ax.bar_label with padding)"
-                    ),
-                    element_ids=[text.id, mark.id],
-                    boxes=[text.box, mark.box],
-                )
-            )
-            break
-    return findings
+    texts = (t for t in manifest.texts() if t.role not in ("tick", "legend"))
+    return [
+        Finding(
+            code=TEXT_OVER_MARK,
+            severity="warning",
+            message=(
+                f"{describe(text)} ({text.id}) at {fmt_box(text.box)} straddles the edge "
+                f"of a {mark.kind} ({mark.id}) at {fmt_box(mark.box)}: {percent}% on it"
+            ),
+            llm_message=(
+                f"{describe(text)} is half on a {mark.kind}: put it fully inside the "
+                f"{mark.kind} or clear of it (e.g. ax.bar_label with padding)"
+            ),
+            element_ids=[text.id, mark.id],
+            boxes=[text.box, mark.box],
+        )
+        for text, mark, percent in _first_covers(texts, marks, lambda s: tolerance < s < _CONTAINED)
+    ]
 
 
 # --------------------------------------------------------------------------- all together

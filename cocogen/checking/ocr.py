@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cocogen.checking.geometry import describe, fmt_box, quote
+from cocogen.checking.geometry import area, describe, fmt_box, intersection, quote
 from cocogen.checking.raster import (
     Raster,
     clamp_box,
@@ -364,8 +364,6 @@ def read_texts(
 
 def attribute(detections: list[Detection], manifest: LayoutManifest) -> list[Detection]:
     """Each detection with the manifest texts it lies on (≥ 30% of its area under their boxes)."""
-    from cocogen.checking.geometry import area, intersection
-
     texts = manifest.texts()
     out = []
     for detection in detections:
