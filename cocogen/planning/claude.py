@@ -30,30 +30,12 @@ class AnthropicBackend(LLMBackend):
     provider = "Anthropic"
     key_variable = "ANTHROPIC_API_KEY"
     default_model = DEFAULT_MODEL
+    sdk = "anthropic"
+    client_class = "Anthropic"
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.base_url = self.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-        self._client: Any = None
-
-    def _get_client(self) -> Any:
-        if self._client is None:
-            try:
-                import anthropic
-            except ImportError:  # pragma: no cover - depends on the install
-                from cocogen.errors import BackendUnavailable
-
-                raise BackendUnavailable(
-                    "the anthropic backend needs the anthropic SDK: "
-                    "pip install 'cocogen[anthropic]'"
-                ) from None
-            self._client = anthropic.Anthropic(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-        return self._client
 
     @staticmethod
     def _content(turn: Turn) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ continuing a truncated reply, pulling the program out, and reading the model's c
 A provider backend (`claude.AnthropicBackend`, `openai_compat.OpenAIBackend`) supplies only two
 things: `_payload(system, turns, max_tokens)`, the exact JSON body of one call in its wire format
 (this is also what the reply cache hashes), and `_send(payload)`, which makes the call with the
-official SDK and maps its errors to cocogen's.  Everything here is provider-neutral:
+official SDK (named by `sdk` and `client_class`; `_get_client` makes the client) and maps its
+errors to cocogen's.  Everything here is provider-neutral:
 
 1. **First attempt**: system prompt for the language (cached by the provider), one user turn with
    the request, canvas, data summary, the promises the rules already found, and the reference
@@ -20,6 +21,7 @@ official SDK and maps its errors to cocogen's.  Everything here is provider-neut
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -146,6 +148,10 @@ class LLMBackend:
     provider = "LLM"
     key_variable = ""
     default_model = ""
+    sdk = ""
+    """The official SDK's module (also the name of the install extra that brings it)."""
+    client_class = ""
+    """The SDK's client class, made once with the key, base URL, timeout and retries."""
     can_repair = True
     default_language = "matplotlib"
 
@@ -182,6 +188,7 @@ class LLMBackend:
         else:
             self.cache = ReplyCache(read=cache, write=True)
         self._pending = TokenUsage()
+        self._client: Any = None
         self._check_key()
 
     # -- provider hooks -------------------------------------------------------------------------
@@ -193,6 +200,23 @@ class LLMBackend:
                 f"(export {self.key_variable}=...), or use --backend offline for requests that "
                 "spell out their data"
             )
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            try:
+                sdk = importlib.import_module(self.sdk)
+            except ImportError:  # pragma: no cover - depends on the install
+                raise BackendUnavailable(
+                    f"the {self.name} backend needs the {self.sdk} SDK: "
+                    f"pip install 'cocogen[{self.sdk}]'"
+                ) from None
+            self._client = getattr(sdk, self.client_class)(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+        return self._client
 
     def _payload(self, system: str, turns: list[Turn], max_tokens: int) -> dict[str, Any]:
         raise NotImplementedError

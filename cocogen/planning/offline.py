@@ -565,6 +565,15 @@ def _formatter(spec: ChartSpec) -> list[str]:
     ]
 
 
+def axis_label_lines(x_label: str | None, y_label: str | None) -> list[str]:
+    """The `set_xlabel` / `set_ylabel` lines for the axis titles a request gave."""
+    return [
+        f"ax.set_{axis}label({label!r}, fontsize={AXIS_LABEL_PT})"
+        for axis, label in (("x", x_label), ("y", y_label))
+        if label
+    ]
+
+
 def _wrap_title(title: str, canvas: Canvas) -> str:
     """The title, broken at spaces when it would be wider than the figure."""
     available = canvas.width * 0.92
@@ -843,17 +852,13 @@ def _pie_parts(spec: ChartSpec, canvas: Canvas) -> _Parts:
         canvas.width / 2 - abs(x) * radius_px - _text_px(label, TICK_PT, canvas.dpi)
         for label, (x, _y) in zip(shown, positions, strict=True)
     ]
-    if min(room) < 0.03 * canvas.width:
-        return _pie_legend_parts(spec, canvas, shown, inner, inner_radius, ring)
     constants = [
         f"LABELS = {shown!r}",
         f"VALUES = {_numbers_literal(spec.values)}",
         f"INNER_TEXTS = {inner!r}",
         f"COLORS = {[PIE_COLORS[k % len(PIE_COLORS)] for k in range(len(spec.values))]!r}",
-        "# Where each outside label goes (in pie radii): by its wedge, apart from its neighbours.",
-        f"LABEL_XY = {positions!r}",
     ]
-    body = [
+    pie = [
         "wedges, _ = ax.pie(",
         "    VALUES,",
         "    colors=COLORS,",
@@ -861,6 +866,15 @@ def _pie_parts(spec: ChartSpec, canvas: Canvas) -> _Parts:
         "    counterclock=False,",
         f'    wedgeprops={{"linewidth": 1, "edgecolor": "white"{ring}}},',
         ")",
+    ]
+    if min(room) < 0.03 * canvas.width:
+        return _pie_legend_parts(constants, pie, inner_radius)
+    constants += [
+        "# Where each outside label goes (in pie radii): by its wedge, apart from its neighbours.",
+        f"LABEL_XY = {positions!r}",
+    ]
+    body = [
+        *pie,
         "rows = zip(wedges, LABELS, LABEL_XY, INNER_TEXTS, strict=True)",
         "for wedge, label, (x, y), text in rows:",
         "    angle = math.radians((wedge.theta1 + wedge.theta2) / 2)",
@@ -877,29 +891,12 @@ def _pie_parts(spec: ChartSpec, canvas: Canvas) -> _Parts:
     return _Parts(["import math"], constants, body)
 
 
-def _pie_legend_parts(
-    spec: ChartSpec,
-    canvas: Canvas,
-    shown: list[str],
-    inner: list[str],
-    inner_radius: float,
-    ring: str,
-) -> _Parts:
-    """Labels too long to sit beside the pie: a legend to its right names the wedges."""
-    constants = [
-        f"LABELS = {shown!r}",
-        f"VALUES = {_numbers_literal(spec.values)}",
-        f"INNER_TEXTS = {inner!r}",
-        f"COLORS = {[PIE_COLORS[k % len(PIE_COLORS)] for k in range(len(spec.values))]!r}",
-    ]
+def _pie_legend_parts(constants: list[str], pie: list[str], inner_radius: float) -> _Parts:
+    """Labels too long to sit beside the pie: a legend to its right names the wedges.
+
+    `constants` and `pie` (the `ax.pie` call) are the ones `_pie_parts` wrote."""
     body = [
-        "wedges, _ = ax.pie(",
-        "    VALUES,",
-        "    colors=COLORS,",
-        "    startangle=90,",
-        "    counterclock=False,",
-        f'    wedgeprops={{"linewidth": 1, "edgecolor": "white"{ring}}},',
-        ")",
+        *pie,
         "for wedge, text in zip(wedges, INNER_TEXTS, strict=True):",
         "    if text:",
         "        angle = math.radians((wedge.theta1 + wedge.theta2) / 2)",
@@ -982,10 +979,7 @@ def chart_source(spec: ChartSpec, canvas: Canvas) -> str:
             "ax.set_axisbelow(True)",
             f'ax.tick_params(axis="both", labelsize={TICK_PT})',
         ]
-        if spec.x_label:
-            lines.append(f"ax.set_xlabel({spec.x_label!r}, fontsize={AXIS_LABEL_PT})")
-        if spec.y_label:
-            lines.append(f"ax.set_ylabel({spec.y_label!r}, fontsize={AXIS_LABEL_PT})")
+        lines += axis_label_lines(spec.x_label, spec.y_label)
     lines.append("fig.tight_layout()")
     return "\n".join(lines) + "\n"
 

@@ -30,7 +30,6 @@ from cocogen.planning.commitments import (
     read_request,
 )
 from cocogen.planning.offline import (
-    AXIS_LABEL_PT,
     BAR_COLOR,
     CJK_FONTS,
     TICK_PT,
@@ -43,6 +42,7 @@ from cocogen.planning.offline import (
     _numbers_literal,
     _text_px,
     _wrap_title,
+    axis_label_lines,
 )
 from cocogen.types import Canvas
 
@@ -340,10 +340,7 @@ def series_source(spec: SeriesSpec, canvas: Canvas) -> str:
         "ax.set_axisbelow(True)",
         f'ax.tick_params(axis="y", labelsize={TICK_PT})',
     ]
-    if spec.x_label:
-        lines.append(f"ax.set_xlabel({spec.x_label!r}, fontsize={AXIS_LABEL_PT})")
-    if spec.y_label:
-        lines.append(f"ax.set_ylabel({spec.y_label!r}, fontsize={AXIS_LABEL_PT})")
+    lines += axis_label_lines(spec.x_label, spec.y_label)
     lines.append("fig.tight_layout()")
     return "\n".join(lines) + "\n"
 
@@ -419,10 +416,7 @@ def histogram_source(spec: HistogramSpec, canvas: Canvas) -> str:
         "ax.set_axisbelow(True)",
         f'ax.tick_params(axis="both", labelsize={TICK_PT})',
     ]
-    if spec.x_label:
-        lines.append(f"ax.set_xlabel({spec.x_label!r}, fontsize={AXIS_LABEL_PT})")
-    if spec.y_label:
-        lines.append(f"ax.set_ylabel({spec.y_label!r}, fontsize={AXIS_LABEL_PT})")
+    lines += axis_label_lines(spec.x_label, spec.y_label)
     lines.append("fig.tight_layout()")
     return "\n".join(lines) + "\n"
 

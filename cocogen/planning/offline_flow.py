@@ -22,12 +22,9 @@ from dataclasses import dataclass
 
 from cocogen.errors import NotUnderstood
 from cocogen.planning.commitments import read_request
+from cocogen.planning.offline import LLM_HINT
 from cocogen.types import Canvas, Commitment, Commitments
 
-LLM_HINT = (
-    "for free-form requests use an LLM backend: set ANTHROPIC_API_KEY and pass --backend "
-    "anthropic (or --backend openai with OPENAI_API_KEY)"
-)
 NEEDS_ARROWS = (
     'the offline planner draws flowcharts written as steps with arrows (e.g. "Start -> Check '
     'input -> Save -> End"); ' + LLM_HINT

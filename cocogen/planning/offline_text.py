@@ -18,12 +18,9 @@ from dataclasses import dataclass
 
 from cocogen.errors import NotUnderstood
 from cocogen.planning.commitments import is_wide, read_request
+from cocogen.planning.offline import LLM_HINT
 from cocogen.types import Canvas
 
-LLM_HINT = (
-    "for free-form requests use an LLM backend: set ANTHROPIC_API_KEY and pass --backend "
-    "anthropic (or --backend openai with OPENAI_API_KEY)"
-)
 NEEDS_TEXT = (
     "the offline planner lays out texts given in quotes (e.g. 'a sign that reads \"OPEN\"') and "
     "draws charts from spelled-out data (e.g. 'a bar chart of A, B, C with values 1, 2, 3'); "

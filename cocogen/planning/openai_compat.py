@@ -32,6 +32,8 @@ class OpenAIBackend(LLMBackend):
     provider = "OpenAI-compatible"
     key_variable = "OPENAI_API_KEY"
     default_model = DEFAULT_MODEL
+    sdk = "openai"
+    client_class = "OpenAI"
 
     def __init__(self, *, token_parameter: str | None = None, **options: Any) -> None:
         base_url = options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
@@ -43,25 +45,6 @@ class OpenAIBackend(LLMBackend):
         self.token_parameter = token_parameter or (
             "max_completion_tokens" if official else "max_tokens"
         )
-        self._client: Any = None
-
-    def _get_client(self) -> Any:
-        if self._client is None:
-            try:
-                import openai
-            except ImportError:  # pragma: no cover - depends on the install
-                from cocogen.errors import BackendUnavailable
-
-                raise BackendUnavailable(
-                    "the openai backend needs the openai SDK: pip install 'cocogen[openai]'"
-                ) from None
-            self._client = openai.OpenAI(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-        return self._client
 
     @staticmethod
     def _content(turn: Turn) -> str | list[dict[str, Any]]:
