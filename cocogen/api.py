@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cocogen.errors import UsageError
-from cocogen.languages import detect, strip_fence
+from cocogen.languages import SUFFIXES, detect, strip_fence
 from cocogen.pipeline import Pipeline
 from cocogen.registry import load_backend
 from cocogen.result import Result
@@ -80,7 +80,8 @@ def generate(
     )
 
 
-PROGRAM_SUFFIXES = frozenset({".py", ".svg", ".html", ".htm", ".dot", ".gv", ".json"})
+# The last suffix of every file name that names a language (`.vl.json` -> `.json`).
+PROGRAM_SUFFIXES = frozenset("." + name.rpartition(".")[2] for name, _language in SUFFIXES)
 
 
 def load_program(code_or_path: str | Path, language: str = "auto") -> Program:

@@ -58,6 +58,12 @@ def canvas_options(func: Any) -> Any:
     return func
 
 
+def report_options(func: Any) -> Any:
+    func = click.option("--debug", is_flag=True, help="Show tracebacks.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(func)
+    return func
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cocogen")
 def cli() -> None:
@@ -83,8 +89,7 @@ def cli() -> None:
 @click.option("--prompt", default="", help="What the image must say (its texts are checked).")
 @canvas_options
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@report_options
 def render(
     file: Path,
     output: Path | None,
@@ -168,8 +173,7 @@ def render(
     is_flag=True,
     help="Let a multimodal LLM judge each draft against constraints no check can decide.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@report_options
 def generate(
     prompt: str,
     output: Path | None,
@@ -263,8 +267,7 @@ def generate(
     default=None,
     help="Also write the protect mask here.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@report_options
 def refine(
     image: Path,
     manifest: Path,
@@ -350,8 +353,7 @@ def refine(
     default=None,
     help="Write the check report (JSON) here.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@report_options
 def check_command(
     image: Path,
     manifest: Path | None,
@@ -384,8 +386,7 @@ def check_command(
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@report_options
 def doctor(as_json: bool, debug: bool) -> None:
     """Show what is installed and working: renderers, fonts, OCR, browser, sandbox, backends."""
     from cocogen.doctor import collect, format_report

@@ -117,6 +117,9 @@ class BatchRun:
             backend = self.options.load_backend()
             if self.options.executor == "local":
                 self.options = dataclasses.replace(self.options, backend=backend)
+        self._write_state("running")
+
+    def _write_state(self, state: str, **extra: Any) -> None:
         write_state(
             self.layout,
             {
@@ -125,7 +128,8 @@ class BatchRun:
                 "executor": self.options.executor,
                 "workers": self.options.workers,
                 "settings": self.settings,
-                "state": "running",
+                "state": state,
+                **extra,
             },
         )
 
@@ -234,17 +238,9 @@ class BatchRun:
             by_name = {r.name: r for r in iter_results(self.layout.results)}
             shown = (by_name[row.name] for row in self.reading.rows if row.name in by_name)
             write_gallery(self.layout, shown, f"cocogen batch: {Path(self.reading.source).name}")
-            write_state(
-                self.layout,
-                {
-                    "source": self.reading.source,
-                    "rows": len(self.reading.rows),
-                    "executor": self.options.executor,
-                    "workers": self.options.workers,
-                    "settings": self.settings,
-                    "state": "interrupted" if self.summary.interrupted else "finished",
-                    "summary": self.summary.model_dump(mode="json"),
-                },
+            self._write_state(
+                "interrupted" if self.summary.interrupted else "finished",
+                summary=self.summary.model_dump(mode="json"),
             )
         finally:
             self._lock.release()

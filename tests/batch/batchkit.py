@@ -50,7 +50,14 @@ def by_name(out: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-def cocogen(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cocogen(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`cocogen ARGS` as users run it: a subprocess, with `env` on top of this environment."""
     return subprocess.run(
-        [*COCOGEN, *args], capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
+        [*COCOGEN, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )

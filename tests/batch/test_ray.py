@@ -104,17 +104,8 @@ def test_ray_batch_matches_the_local_batch(tmp_path: Path, ray_head: str) -> Non
     )
     spec = write_spec(tmp_path / "spec.jsonl", rows)
     common = ["--ocr", "off", "--json", "--workers", "2"]
-    proc = cocogen(
-        "batch",
-        str(spec),
-        "--out",
-        str(tmp_path / "ray"),
-        "--executor",
-        "ray",
-        "--ray-address",
-        ray_head,
-        *common,
-    )
+    ray_batch = ["batch", str(spec), "--out", str(tmp_path / "ray"), "--executor", "ray"]
+    proc = cocogen(*ray_batch, "--ray-address", ray_head, *common)
     summary = json.loads(proc.stdout)
     assert proc.returncode == 1, proc.stderr[-3000:]  # the failing row
     assert (summary["executor"], summary["runner"]) == ("ray", "ray")
@@ -144,14 +135,5 @@ def test_ray_batch_matches_the_local_batch(tmp_path: Path, ray_head: str) -> Non
     assert "refine_s" in refined["timings"]
 
     # A resume has nothing left to run (and needs no cluster for that).
-    again = cocogen(
-        "batch",
-        str(spec),
-        "--out",
-        str(tmp_path / "ray"),
-        "--executor",
-        "ray",
-        "--resume",
-        *common,
-    )
+    again = cocogen(*ray_batch, "--resume", *common)
     assert json.loads(again.stdout)["resumed"] == 7

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from batch.batchkit import cocogen
 from support import box_mask, pixels, run_matplotlib
 
 SALES = "A bar chart comparing Q1-Q4 sales with values 100, 120, 150, 140"
-COCOGEN = [sys.executable, "-m", "cocogen.cli"]
-
-
-def cocogen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COCOGEN, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_acceptance_generate_offline_sales_chart(tmp_path: Path) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-COCOGEN = [sys.executable, "-m", "cocogen.cli"]
+from batch.batchkit import cocogen
+
 PROMPT = "A bar chart of visitors for Lisbon 320 and Porto 210 titled Visitors by city (cli test)"
 GOOD = """import matplotlib.pyplot as plt
 fig, ax = plt.subplots(figsize=(10.24, 7.68), dpi=100)
@@ -18,16 +16,6 @@ ax.bar_label(bars, labels=["320", "210"])
 ax.set_title("Visitors by city (cli test)")
 fig.tight_layout()
 """
-
-
-def cocogen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COCOGEN, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_generate_with_anthropic_model_and_cache(anthropic_api: Any) -> None:
