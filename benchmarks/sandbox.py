@@ -10,7 +10,14 @@ beyond matplotlib/numpy are left out, and so are the few that fail in-process), 
   (a) in-process   the renderer called in this (warm) process, one fresh cwd per chart
   (b) fresh        `SubprocessRunner`: a new `python -I -m sandbox.child` per chart
   (c) pool         `WorkerPool` with every job layer the machine has, 1 worker and 2 workers
-                   (2 client threads); plus 1 worker with no job layers, to show their cost
+                   (2 client threads); plus, with 1 worker: no spare child (each job forked when
+                   it arrives), no job layers, and 2 client threads (the host checks one result
+                   while the worker runs the next job, as a batch feeds the pool); and 2 workers
+                   with a spare forked for every job (`spares="on"`; the default `auto` forks
+                   spares only while a core is idle)
+
+"CPU ms/chart" is the whole machine's busy CPU time (/proc/stat) over the mode's run, per chart:
+what the mode costs, where the rate says how fast it is.
 
 (a), (c) with 1 worker and (c) without layers run `--rounds` times, interleaved, and the best
 round of each is kept (this machine is shared: trust ratios within the run, not absolute times).
@@ -128,6 +135,13 @@ def in_process(job: Job) -> JobResult:
             os.chdir(cwd)
 
 
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, not idle or waiting on I/O)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     label: str, jobs: list[Job], call: Callable[[Job], JobResult], threads: int = 1
 ) -> dict[str, float | str]:
@@ -144,7 +158,7 @@ def measure(
             latencies.append(elapsed)
             failures += not result.ok
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), busy_cpu_s()
     if threads == 1:
         for job in jobs:
             one(job)
@@ -152,6 +166,7 @@ def measure(
         with ThreadPoolExecutor(threads) as executor:
             list(executor.map(one, jobs))
     total = time.perf_counter() - started
+    cpu = busy_cpu_s() - cpu
     latencies.sort()
     return {
         "mode": label,
@@ -159,6 +174,7 @@ def measure(
         "median_ms": statistics.median(latencies) * 1000,
         "p90_ms": latencies[int(0.9 * (len(latencies) - 1))] * 1000,
         "total_s": total,
+        "cpu_ms": cpu / len(jobs) * 1000,
         "failed": failures,
     }
 
@@ -217,30 +233,39 @@ def main() -> None:
     rows: dict[str, list[dict[str, float | str]]] = {}
     with (
         WorkerPool(1, prewarm=True, preload=[RENDERER]) as one,
+        WorkerPool(1, prewarm=True, preload=[RENDERER], spares="off") as plain,
         WorkerPool(1, prewarm=True, preload=[RENDERER], layers=[]) as bare,
     ):
         layer_names = [n for n, s in one.layer_status().items() if s.active]
         for _ in range(args.rounds):
             rows.setdefault("a", []).append(measure("(a) in-process", jobs, in_process))
             rows.setdefault("c1", []).append(measure("(c) pool, 1 worker", jobs, one.run))
+            rows.setdefault("c1p", []).append(
+                measure("(c) pool, 1 worker, no spare child", jobs, plain.run)
+            )
             rows.setdefault("c0", []).append(
                 measure("(c) pool, 1 worker, no job layers", jobs, bare.run)
             )
+            rows.setdefault("c1t", []).append(
+                measure("(c) pool, 1 worker, 2 client threads", jobs, one.run, threads=2)
+            )
     with WorkerPool(2, prewarm=True, preload=[RENDERER]) as two:
         rows["c2"] = [measure("(c) pool, 2 workers", jobs, two.run, threads=2)]
+    with WorkerPool(2, prewarm=True, preload=[RENDERER], spares="on") as eager:
+        rows["c2s"] = [measure("(c) pool, 2 workers, a spare per job", jobs, eager.run, threads=2)]
     fresh: Runner = SubprocessRunner()
     rows["b"] = [measure("(b) fresh interpreter", jobs, fresh.run)]
 
     a, b, c1 = best(rows["a"]), best(rows["b"]), best(rows["c1"])
     print(f"\nactive layers of the pool: {', '.join(layer_names)}\n")
-    print("| mode | charts/s | median ms | p90 ms | failed | vs (a) | vs (b) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for key in ("a", "b", "c0", "c1", "c2"):
+    print("| mode | charts/s | median ms | p90 ms | CPU ms/chart | failed | vs (a) | vs (b) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key in ("a", "b", "c1p", "c0", "c1", "c1t", "c2", "c2s"):
         row = best(rows[key])
         rate = float(row["charts_s"])
         print(
             f"| {row['mode']} | {rate:.2f} | {float(row['median_ms']):.0f} | "
-            f"{float(row['p90_ms']):.0f} | {row['failed']} | "
+            f"{float(row['p90_ms']):.0f} | {float(row['cpu_ms']):.0f} | {row['failed']} | "
             f"{rate / float(a['charts_s']):.2f}x | {rate / float(b['charts_s']):.2f}x |"
         )
     print(

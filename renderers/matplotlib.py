@@ -421,10 +421,15 @@ def render(job: Job, workdir: Path) -> RenderOutput:
 def warm_up() -> None:
     """Import and exercise matplotlib once in a sandbox worker, before jobs are forked from it.
 
-    Every forked job then starts with pyplot, Agg, the font cache, the default fonts and the
-    mathtext parser already loaded (`sandbox.layers` describes this hook).
+    Every forked job then starts with pyplot, Agg, the axes toolkits, the font cache, the default
+    fonts and the mathtext parser already loaded (`sandbox.layers` describes this hook).
     """
+    import importlib
+
     import matplotlib.pyplot as plt
+
+    for toolkit in ("mpl_toolkits.axes_grid1", "mpl_toolkits.axisartist"):
+        importlib.import_module(toolkit)  # what gallery-style charts import besides pyplot
 
     configure(Job(renderer="", source="", width=320, height=240, dpi=100))
     fig, ax = plt.subplots()
@@ -437,6 +442,24 @@ def warm_up() -> None:
     with capturing(Capture()):
         fig.savefig(io.BytesIO(), format="png")
     plt.close("all")
+
+
+def warm_spare() -> None:
+    """In a spare child the worker forks ahead of its job: draw the warm-up figure once more.
+
+    The pages a chart writes (refcounts of pyplot's, Agg's and the text machinery's objects) are
+    then already this process's own copies when the job's clock starts.  The fonts it opened are
+    closed again, now: the jail closes every descriptor, and a font object collected later would
+    close whatever file the job had opened under its old number.  The job reopens its fonts, as
+    any forked child does (matplotlib clears this cache after a fork).
+    """
+    import gc
+
+    from matplotlib import font_manager
+
+    warm_up()
+    font_manager._get_font.cache_clear()  # type: ignore[attr-defined]
+    gc.collect()
 
 
 def probe() -> dict[str, Any]:

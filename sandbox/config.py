@@ -3,6 +3,8 @@
 - `COCOGEN_SANDBOX` = `auto` (default: the warm pool, or the one-shot runner when no pool can
   start here), `pool`, or `subprocess`.
 - `COCOGEN_SANDBOX_WORKERS` = number of pool workers (default: the number of cores).
+- `COCOGEN_SANDBOX_SPARES` = `auto` (default), `on` or `off`: whether a pool worker forks the next
+  job's child ahead of time (`sandbox.pool.WorkerPool`'s `spares`).
 - `COCOGEN_SANDBOX_REQUIRE` = layers that must be active, e.g. `seccomp,landlock,netns`: without
   them no runner starts (`SandboxUnavailable`, one line naming the missing layers and why).
 
@@ -34,6 +36,7 @@ from sandbox.runner import SUBPROCESS_LAYERS, Runner, SubprocessRunner
 from sandbox.wire import Limits
 
 KINDS = ("auto", "pool", "subprocess")
+SPARE_MODES = ("auto", "on", "off")
 LIMIT_VARIABLES: dict[str, str] = {
     "COCOGEN_SANDBOX_WALL_S": "wall_s",
     "COCOGEN_SANDBOX_CPU_S": "cpu_s",
@@ -89,11 +92,16 @@ def runner_from_environment(
         raise SandboxUnavailable(
             f"COCOGEN_SANDBOX_WORKERS={workers_text!r}: expected a whole number"
         ) from None
+    spares = environ.get("COCOGEN_SANDBOX_SPARES", "auto").strip().lower() or "auto"
+    if spares not in SPARE_MODES:
+        raise SandboxUnavailable(
+            f"COCOGEN_SANDBOX_SPARES={spares!r}: expected one of {', '.join(SPARE_MODES)}"
+        )
     if kind in ("auto", "pool") and sys.platform.startswith("linux"):
         from sandbox.pool import WorkerPool
 
         try:
-            return WorkerPool(workers, require=require, preload=preload)
+            return WorkerPool(workers, require=require, preload=preload, spares=spares)
         except SandboxUnavailable as exc:
             if kind == "pool" or require:
                 raise

@@ -10,6 +10,12 @@ A renderer module may declare, beside its `render` function:
   such as a browser that jobs then reach through inherited descriptors (it runs before any
   seccomp filter, which only ever applies to job children).  The worker calls `gc.freeze()`
   afterwards, so forked jobs do not copy the warm heap when the collector runs.
+- `warm_spare()`: called in a *spare* child, one the worker forks for the renderer's next job
+  while it runs the current one (when the pool asks for spares, see `WorkerPool(spares=...)`).
+  It is our code, outside the jail: it should touch what a typical job touches, so the pages the
+  job would have copied on write are copied before its clock starts, and must close what it
+  opened (the jail closes every descriptor).  The spare then waits for its job and enters the
+  jail exactly as a freshly forked child.  Renderers without it get no spares.
 - `SANDBOX`: a dict, e.g. `{"preload": ["matplotlib.pyplot"], "defer_warm_up": True,
   "seccomp_allow": ["fork", "exec"], "skip": ["netns"], "read_paths": ["/usr/lib/chromium"]}`.
   `preload` names modules the worker must import before forking any job (a job's uid may not be

@@ -104,14 +104,31 @@ def png_problem(data: bytes) -> str | None:
         return None  # Adam7 sizes are not worth recomputing; the decode check covers it
     row = math.ceil(width * CHANNELS[colour] * depth / 8) + 1
     expected = row * height
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(b"".join(idat), expected + 1)
-    except zlib.error as exc:
-        return f"image data does not inflate: {exc}"
-    if len(raw) != expected:
-        return f"image data holds {len(raw)} bytes, the header promises {expected}"
+    inflated = _inflated_size(b"".join(idat), expected + 1)
+    if isinstance(inflated, str):
+        return f"image data does not inflate: {inflated}"
+    if inflated != expected:
+        return f"image data holds {inflated} bytes, the header promises {expected}"
     return None
+
+
+def _inflated_size(data: bytes, limit: int, chunk: int = 1 << 18) -> int | str:
+    """How many bytes `data` inflates to (counting stops at `limit`), or zlib's error.
+
+    Inflated in pieces and thrown away: a chart's pixels are ~100x their compressed size, and
+    one buffer that large costs more to allocate than to fill."""
+    inflater = zlib.decompressobj()
+    size = 0
+    try:
+        while size < limit:
+            piece = inflater.decompress(data, min(chunk, limit - size))
+            if not piece:
+                break
+            size += len(piece)
+            data = inflater.unconsumed_tail
+    except zlib.error as exc:
+        return str(exc)
+    return size
 
 
 def validate(result: JobResult) -> JobResult:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import outcome
+from sandbox.config import SPARE_MODES
 from sandbox.layers import (
     ALL_LAYERS,
     DESCRIPTIONS,
@@ -152,8 +153,12 @@ class WorkerPool:
         python: str | None = None,
         cache_dir: Path | None = None,
         python_path: list[str] | tuple[str, ...] = (),
+        spares: str = "auto",
     ) -> None:
         check_names(list(require))
+        if spares not in SPARE_MODES:
+            raise ValueError(f"spares={spares!r}: expected one of {', '.join(SPARE_MODES)}")
+        self.spares = spares
         self.job_layers = frozenset(JOB_LAYERS if layers is None else layers)
         check_names(list(self.job_layers))
         self.size = max(1, min(MAX_SLOTS, size or os.cpu_count() or 1))
@@ -204,7 +209,7 @@ class WorkerPool:
         try:
             try:
                 reply = worker.request(
-                    {"job": job.to_json(), "workdir": str(workdir)},
+                    {"job": job.to_json(), "workdir": str(workdir), "spare": self._spare_wanted()},
                     job.limits.wall_s + REPLY_GRACE_S,
                 )
             except WorkerLost as exc:
@@ -346,6 +351,16 @@ class WorkerPool:
         self._free_slots.append(worker.slot)
         threading.Thread(target=worker.stop, daemon=True).start()
 
+    def _spare_wanted(self) -> bool:
+        """Whether the worker should fork the next job's child ahead of time.  `auto`: while
+        fewer workers are busy than there are cores, so the spare warms up on an idle one (with
+        every core busy it would only take CPU from the jobs)."""
+        if self.spares != "auto":
+            return self.spares == "on"
+        with self._lock:
+            busy = len(self._busy)
+        return busy < _cores()
+
     def _healthy(self, worker: WorkerProcess) -> bool:
         if worker.jobs >= self.max_jobs:
             return False
@@ -401,10 +416,17 @@ class WorkerPool:
         result.stdout_tail = str(reply.get("stdout_tail", ""))
         result.stderr_tail = str(reply.get("stderr_tail", ""))
         result.notes = [*result.notes, *[str(n) for n in reply.get("notes", [])]]
-        for key in ("worker_s", "cpu_s"):
+        for key in ("worker_s", "cpu_s", "spare_wait_s"):
             if isinstance(reply.get(key), int | float):
                 result.timings[f"sandbox_{key}"] = float(reply[key])
         return result
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:

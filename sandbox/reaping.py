@@ -26,8 +26,9 @@ def kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def kill_orphans(rounds: int = 20) -> None:
-    """Orphans of a job were re-parented to us (subreaper): kill until none are left."""
+def kill_orphans(rounds: int = 20, keep: int | None = None) -> None:
+    """Orphans of a job were re-parented to us (subreaper): kill until none are left (all our
+    children but `keep`)."""
     me = os.getpid()
     for _ in range(rounds):
         found = False
@@ -40,7 +41,7 @@ def kill_orphans(rounds: int = 20) -> None:
             except OSError:
                 continue
             fields = stat[stat.rfind(b")") + 2 :].split()
-            if len(fields) > 1 and int(fields[1]) == me:
+            if len(fields) > 1 and int(fields[1]) == me and int(name) != keep:
                 found = True
                 try:
                     os.kill(int(name), signal.SIGKILL)

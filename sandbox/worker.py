@@ -19,7 +19,9 @@ import inspect
 import json
 import os
 import resource
+import select
 import selectors
+import signal
 import sys
 import time
 import traceback
@@ -57,6 +59,10 @@ DRAIN_AFTER_EXIT_S = 0.5
 EARLY_DRAIN_S = 0.05
 # Ends a complete result on the result pipe (the child closes stdout/stderr just before).
 RESULT_END = b"\n\x00cocogen-result-end\x00"
+# What a spare child writes on its result pipe once it is warm and waiting for its job.
+SPARE_READY = b"\x01"
+SPARE_WAIT_S = 2.0
+"""How long a job waits for a spare still warming up before a fresh child is forked instead."""
 
 
 @dataclass
@@ -69,6 +75,19 @@ class Renderer:
     error: str = ""
     own_dirs: tuple[str, ...] = ()
     """Where the renderer's top-level package lives (real paths): fixed, so found once."""
+
+
+@dataclass
+class Spare:
+    """A child forked ahead of its job (see `Worker.fork_spare`): warm, outside the jail, blocked
+    on `control` until the worker sends it a job."""
+
+    entry: str
+    pid: int
+    pidfd: int
+    control: int
+    fds: list[int]
+    """Read ends: result, stdout, stderr."""
 
 
 class Tail:
@@ -125,6 +144,7 @@ class Worker:
         self.read_paths: tuple[str, ...] = ()
         self.jobs = 0
         self.zombies: list[int] = []
+        self.spare: Spare | None = None
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -374,6 +394,12 @@ class Worker:
     # -- jobs ------------------------------------------------------------------------------
 
     def loop(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.drop_spare()
+
+    def _loop(self) -> None:
         while True:
             try:
                 frame = read_frame(self.proto_in)
@@ -417,7 +443,7 @@ class Worker:
             self._warm(renderer)
         self.ready(renderer)
         plan = self.plan_for(renderer)
-        reply = self._fork_and_supervise(job, workdir, renderer, plan)
+        reply = self._start_and_supervise(job, workdir, renderer, plan, bool(frame.get("spare")))
         reply["layers"] = plan.layers()
         note = renderer.profile.note()
         reply["notes"] = [note] if note else []
@@ -426,23 +452,116 @@ class Worker:
         self.jobs += 1
         return reply
 
-    def _fork_and_supervise(
-        self, job: Job, workdir: Path, renderer: Renderer, plan: Plan
+    def _start_and_supervise(
+        self, job: Job, workdir: Path, renderer: Renderer, plan: Plan, want_spare: bool
     ) -> dict[str, Any]:
-        out_dir, inputs_dir = workdir / "out", workdir / "inputs"
-        env = child_environment(workdir, self.cache_dir, home=out_dir, tmpdir=out_dir / "tmp")
+        """Run the job in the spare child when one is warm for its renderer (a fresh fork
+        otherwise), fork the next spare while it runs, and supervise it."""
         self.reap_zombies()
+        waited = time.perf_counter()
+        spare = self._take_spare(job.renderer)
+        started = None
+        if spare is not None:
+            try:
+                write_frame(spare.control, {"job": job.to_json(), "workdir": str(workdir)})
+                started = (spare.pid, spare.pidfd, spare.fds)
+            except ChannelClosed:
+                self._discard(spare)
+            finally:
+                os.close(spare.control)
+        waited = time.perf_counter() - waited
+        if started is None:
+            started = self._fork_job(job, workdir, renderer, plan)
+        if want_spare and callable(getattr(renderer.module, "warm_spare", None)):
+            # Forked now, it warms up on another core while this job runs.
+            self.fork_spare(job.renderer, renderer)
+        pid, pidfd, fds = started
+        reply = self._supervise(pid, pidfd, job, fds, plan)
+        if spare is not None and started[0] == spare.pid:
+            reply["spare_wait_s"] = round(waited, 4)
+        return reply
+
+    def _fork_job(
+        self, job: Job, workdir: Path, renderer: Renderer, plan: Plan
+    ) -> tuple[int, int, list[int]]:
         pipes = [os.pipe() for _ in range(3)]  # result, stdout, stderr
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child
-            _child(job, workdir, renderer, plan, env, out_dir, inputs_dir, pipes)
+            out_dir = workdir / "out"
+            env = child_environment(workdir, self.cache_dir, home=out_dir, tmpdir=out_dir / "tmp")
+            _child(job, workdir, renderer, plan, env, out_dir, workdir / "inputs", pipes)
         for _, write_end in pipes:
             os.close(write_end)
-        return self._supervise(pid, job, [read_end for read_end, _ in pipes], plan)
+        return pid, os.pidfd_open(pid), [read_end for read_end, _ in pipes]
 
-    def _supervise(self, pid: int, job: Job, fds: list[int], plan: Plan) -> dict[str, Any]:
+    # -- spare children --------------------------------------------------------------------
+
+    def fork_spare(self, entry: str, renderer: Renderer) -> None:
+        """Fork a child for the next job now and let it run the renderer's `warm_spare()`.
+
+        A forked child pays for every page it writes that it shares with the worker (touching a
+        Python object writes its refcount), ~20 ms for a simple chart; the spare pays that while
+        the worker is busy with another job, on another core.  It is our own code, outside the
+        jail; it enters the jail only once its job arrives, exactly as a freshly forked child."""
+        self.drop_spare()
+        pipes = [os.pipe() for _ in range(3)]
+        control_read, control_write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked child
+            os.close(control_write)
+            _spare(self, renderer, control_read, pipes)
+        os.close(control_read)
+        for _, write_end in pipes:
+            os.close(write_end)
+        self.spare = Spare(
+            entry, pid, os.pidfd_open(pid), control_write, [read_end for read_end, _ in pipes]
+        )
+
+    def _take_spare(self, entry: str) -> Spare | None:
+        """The spare, once it says it is warm, if it was forked for this renderer."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        if spare.entry != entry:
+            self._discard(spare)
+            return None
+        ready, _, _ = select.select([spare.fds[0]], [], [], SPARE_WAIT_S)
+        try:
+            marker = os.read(spare.fds[0], len(SPARE_READY)) if ready else b""
+        except OSError:
+            marker = b""
+        if marker != SPARE_READY:
+            self._discard(spare)
+            return None
+        return spare
+
+    def drop_spare(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            self._discard(spare)
+
+    def _discard(self, spare: Spare) -> None:
+        try:
+            os.kill(spare.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(spare.pid, 0)
+        except ChildProcessError:
+            pass  # already reaped
+        for fd in (spare.pidfd, spare.control, *spare.fds):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _supervise(
+        self, pid: int, pidfd: int, job: Job, fds: list[int], plan: Plan
+    ) -> dict[str, Any]:
         limits = job.limits
         result_fd, out_fd, err_fd = fds
         output_cap = limits.file_size_mb * 1024 * 1024
@@ -451,7 +570,6 @@ class Worker:
         tails = {out_fd: Tail(limits.output_tail_bytes), err_fd: Tail(limits.output_tail_bytes)}
         exceeded = ""
         timed_out = False
-        pidfd = os.pidfd_open(pid)
         selector = selectors.DefaultSelector()
         for fd in (*fds, pidfd, self.proto_in):
             selector.register(fd, selectors.EVENT_READ)
@@ -554,7 +672,7 @@ class Worker:
         if self.could_fork(plan):
             if plan.uid is not None:
                 reaping.kill_uid(plan.uid)
-            reaping.kill_orphans()
+            reaping.kill_orphans(keep=self.spare.pid if self.spare else None)
         reaping.reap()
 
 
@@ -616,6 +734,36 @@ def _child(
             pass
         finally:
             os._exit(code)
+
+
+def _spare(
+    worker: Worker, renderer: Renderer, control: int, pipes: list[tuple[int, int]]
+) -> None:  # pragma: no cover - runs in the forked spare
+    """A spare child: warm up, say so, wait for the job, then run it as `_child` does."""
+    code = 70
+    try:
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.close(worker.proto_in)
+        os.close(worker.proto_out)
+        try:
+            renderer.module.warm_spare()
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs speed
+            _log(f"warm_spare of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
+        os.write(pipes[0][1], SPARE_READY)
+        try:
+            frame = read_frame(control)
+        except ChannelClosed:
+            code = 0  # dropped: the worker is recycled, or the next job wants another renderer
+            return
+        os.close(control)
+        job = Job.from_json(frame["job"])
+        workdir = Path(frame["workdir"])
+        out_dir = workdir / "out"
+        env = child_environment(workdir, worker.cache_dir, home=out_dir, tmpdir=out_dir / "tmp")
+        plan = worker.plan_for(renderer)
+        _child(job, workdir, renderer, plan, env, out_dir, workdir / "inputs", pipes)
+    finally:
+        os._exit(code)
 
 
 def _rss_kb() -> int:

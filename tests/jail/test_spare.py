@@ -1,0 +1,147 @@
+"""Spare children: a worker forks the next job's child ahead of time and warms it up
+(`sandbox.worker.Worker.fork_spare`).  A job run in a spare must be indistinguishable from one
+run in a freshly forked child: same bytes, same layers, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from jail.helpers import DRAW, run, title_of
+
+from sandbox import Job, Limits
+from sandbox.config import runner_from_environment
+from sandbox.layers import SandboxUnavailable
+from sandbox.pool import WorkerPool
+
+CHART = DRAW + (
+    "ax.set_title('Spare $x^2$ 2024')\nax.set_xlabel('month')\nax.bar(['a', 'b'], [3, 4])\n"
+    "ax.annotate('peak', (1, 4))\n"
+)
+
+# A renderer that lets its jobs start processes and has a spare warm-up: after such a job the
+# worker kills every process re-parented to it, and that must not include the spare.
+FORKING_RENDERER = '''
+from renderers.matplotlib import render, warm_spare, warm_up
+
+SANDBOX = {"seccomp_allow": ["fork", "exec"]}
+'''
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != b"Z":
+            found.append(int(name))
+    return found
+
+
+def wait_for(condition: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_spare_child_renders_the_same_bytes_as_a_fresh_one(cache_dir: Path) -> None:
+    with (
+        WorkerPool(1, cache_dir=cache_dir, spares="on") as eager,
+        WorkerPool(1, cache_dir=cache_dir, spares="off") as plain,
+    ):
+        spared = [run(eager, CHART) for _ in range(3)]
+        forked = [run(plain, CHART) for _ in range(2)]
+    for result in [*spared, *forked]:
+        assert result.ok, result.failure
+    # The first job of a worker has no spare yet; every later one runs in the spare.
+    assert "sandbox_spare_wait_s" not in spared[0].timings
+    assert all("sandbox_spare_wait_s" in r.timings for r in spared[1:])
+    assert not any("sandbox_spare_wait_s" in r.timings for r in forked)
+    reference = forked[0]
+    for result in [*spared, forked[1]]:
+        assert result.png == reference.png
+        assert result.manifest == reference.manifest
+
+
+def test_a_job_in_a_spare_gets_every_layer(cache_dir: Path) -> None:
+    program = DRAW + "import os\nax.set_title(str(os.getuid()))\n"
+    with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
+        first, second = run(eager, program), run(eager, program)
+        connect = run(eager, "import socket\nsocket.create_connection(('127.0.0.1', 22))\n")
+        read = run(eager, DRAW + "ax.set_title(open('/etc/passwd').read()[:20])\n")
+        uids = eager.job_uids()
+    assert all("sandbox_spare_wait_s" in r.timings for r in (second, connect, read))
+    assert title_of(first) == title_of(second)
+    if uids:
+        assert title_of(second) == str(uids[0])
+    assert connect.failure is not None and "network" in connect.failure["message"]
+    assert read.failure is not None and "passwd" in read.failure["message"]
+
+
+def test_spares_are_dropped_for_another_renderer_and_die_with_the_worker(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    (tmp_path / "plain_renderer.py").write_text("from renderers.matplotlib import render\n")
+    other = Job(renderer="plain_renderer:render", source=DRAW, limits=Limits(wall_s=30))
+    with WorkerPool(1, python_path=[str(tmp_path)], cache_dir=cache_dir, spares="on") as eager:
+        assert run(eager, DRAW).ok
+        [worker] = eager.worker_pids()
+        assert wait_for(lambda: len(children_of(worker)) == 1)  # the spare for the next job
+        [spare] = children_of(worker)
+        # A job for a renderer without `warm_spare`: the spare is dropped, none replaces it.
+        assert eager.run(other).ok
+        assert not Path(f"/proc/{spare}").exists() or spare not in children_of(worker)
+        assert wait_for(lambda: children_of(worker) == [])
+        assert run(eager, DRAW).ok
+        assert wait_for(lambda: len(children_of(worker)) == 1)
+        [spare] = children_of(worker)
+    assert wait_for(lambda: not Path(f"/proc/{spare}").exists())
+
+
+def test_a_job_that_may_fork_leaves_the_spare_alone(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "forking_renderer.py").write_text(textwrap.dedent(FORKING_RENDERER))
+    program = DRAW + (
+        "import subprocess\np = subprocess.Popen(['sleep', '300'])\nax.set_title(str(p.pid))\n"
+    )
+    job = Job(renderer="forking_renderer:render", source=program, limits=Limits(wall_s=30))
+    with WorkerPool(1, python_path=[str(tmp_path)], cache_dir=cache_dir, spares="on") as eager:
+        results = [eager.run(job) for _ in range(3)]
+    sleepers = [int(title_of(r)) for r in results]
+    assert all("sandbox_spare_wait_s" in r.timings for r in results[1:])
+    for sleeper in sleepers:
+        assert wait_for(lambda s=sleeper: not Path(f"/proc/{s}").exists())
+
+
+def test_spares_setting_is_checked(cache_dir: Path) -> None:
+    with pytest.raises(ValueError, match="spares='sometimes'"):
+        WorkerPool(1, cache_dir=cache_dir, spares="sometimes")
+
+
+def test_auto_spares_only_while_a_core_is_idle(cache_dir: Path) -> None:
+    with WorkerPool(1, cache_dir=cache_dir) as auto:
+        results = [run(auto, DRAW) for _ in range(2)]
+        assert auto.spares == "auto"
+    cores = len(os.sched_getaffinity(0))
+    # One busy worker leaves a core idle exactly when the machine has more than one.
+    assert ("sandbox_spare_wait_s" in results[1].timings) == (cores > 1)
+
+
+def test_spares_from_the_environment(cache_dir: Path) -> None:
+    with pytest.raises(SandboxUnavailable, match="COCOGEN_SANDBOX_SPARES='maybe'"):
+        runner_from_environment({"COCOGEN_SANDBOX_SPARES": "maybe"})
+    runner = runner_from_environment({"COCOGEN_SANDBOX": "pool", "COCOGEN_SANDBOX_SPARES": "Off"})
+    try:
+        assert isinstance(runner, WorkerPool) and runner.spares == "off"
+    finally:
+        runner.close()
