@@ -14,7 +14,7 @@ beyond matplotlib/numpy are left out, and so are the few that fail in-process), 
                    it arrives), no job layers, and 2 client threads (the host checks one result
                    while the worker runs the next job, as a batch feeds the pool); and 2 workers
                    with a spare forked for every job (`spares="on"`; the default `auto` forks
-                   spares only while a core is idle)
+                   spares only in a pool with fewer workers than cores)
 
 "CPU ms/chart" is the whole machine's busy CPU time (/proc/stat) over the mode's run, per chart:
 what the mode costs, where the rate says how fast it is.

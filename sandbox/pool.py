@@ -352,14 +352,13 @@ class WorkerPool:
         threading.Thread(target=worker.stop, daemon=True).start()
 
     def _spare_wanted(self) -> bool:
-        """Whether the worker should fork the next job's child ahead of time.  `auto`: while
-        fewer workers are busy than there are cores, so the spare warms up on an idle one (with
-        every core busy it would only take CPU from the jobs)."""
-        if self.spares != "auto":
-            return self.spares == "on"
-        with self._lock:
-            busy = len(self._busy)
-        return busy < _cores()
+        """Whether the worker should fork the next job's child ahead of time.  `auto`: when the
+        pool has fewer workers than there are cores, so spares warm up on a core no worker
+        needs (a pool with a worker per core is meant to keep every core busy with jobs, and
+        a spare there would only take CPU from them)."""
+        if self.spares == "auto":
+            return self.size < _cores()
+        return self.spares == "on"
 
     def _healthy(self, worker: WorkerProcess) -> bool:
         if worker.jobs >= self.max_jobs:

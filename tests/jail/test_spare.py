@@ -128,12 +128,12 @@ def test_spares_setting_is_checked(cache_dir: Path) -> None:
         WorkerPool(1, cache_dir=cache_dir, spares="sometimes")
 
 
-def test_auto_spares_only_while_a_core_is_idle(cache_dir: Path) -> None:
+def test_auto_spares_only_with_fewer_workers_than_cores(cache_dir: Path) -> None:
     with WorkerPool(1, cache_dir=cache_dir) as auto:
         results = [run(auto, DRAW) for _ in range(2)]
         assert auto.spares == "auto"
     cores = len(os.sched_getaffinity(0))
-    # One busy worker leaves a core idle exactly when the machine has more than one.
+    # One worker leaves a core to its spares exactly when the machine has more than one.
     assert ("sandbox_spare_wait_s" in results[1].timings) == (cores > 1)
 
 
