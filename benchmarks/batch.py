@@ -12,9 +12,10 @@ Measured in one run, the same jobs each way:
   `workers` threads with the pre-planned jobs: the floor;
 - `cocogen batch`: the CLI in a subprocess (plan, render, check, record, thumbnails,
   results.jsonl), its throughput from its own summary;
-for 1 and 2 workers, then the batch at two sizes for the driver's peak memory (VmHWM) and the
-whole process tree's (driver + sandbox workers, sampled).  Timings on a shared machine are
-noisy: compare ratios taken in the same run.
+for 1 and 2 workers, `--rounds` times each, interleaved (the median run of each side is shown,
+and every round's rate beside it), then the batch at two sizes for the driver's peak memory
+(VmHWM) and the whole process tree's (driver + sandbox workers, sampled).  Timings on a shared
+machine are noisy: compare ratios taken in the same run.
 
     .venv/bin/python benchmarks/batch.py                      # 200 charts, memory at 100/1000
     .venv/bin/python benchmarks/batch.py --throughput 1000 --memory 100 1000
@@ -156,6 +157,15 @@ def pool_alone(jobs: list[Any], workers: int) -> dict[str, Any]:
     return {"rate": len(jobs) / elapsed, "elapsed": elapsed, "failed": failed, "runner": kind}
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate (of an even number, the lower middle one)."""
+    return sorted(runs, key=lambda run: float(run["rate"]))[(len(runs) - 1) // 2]
+
+
+def rates(runs: list[dict[str, Any]]) -> str:
+    return "/".join(f"{float(run['rate']):.1f}" for run in runs)
+
+
 def _descendants(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
@@ -217,6 +227,9 @@ def main() -> None:
     parser.add_argument("--throughput", type=int, default=200, help="charts for 1 vs 2 workers")
     parser.add_argument("--memory", type=int, nargs="+", default=[100, 1000], help="batch sizes")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="pool-alone and batch runs per worker count"
+    )
     parser.add_argument("--ocr", action="store_true", help="also one batch with OCR on")
     args = parser.parse_args()
     if not CASES.exists():
@@ -244,12 +257,17 @@ def main() -> None:
             f"{'overhead':>8} | failed (pool/batch)"
         )
         for workers in args.workers:
-            floor = pool_alone(jobs, workers)
-            ours = batch_run(throughput, workers, work, "off")
+            floors, runs = [], []
+            for _ in range(args.rounds):  # interleaved: a noisy moment hits both sides alike
+                floors.append(pool_alone(jobs, workers))
+                runs.append(batch_run(throughput, workers, work, "off"))
+            floor, ours = median_run(floors), median_run(runs)
             overhead = 1 - ours["rate"] / floor["rate"]
+            spread = f" (rounds: {rates(floors)} vs {rates(runs)})" if args.rounds > 1 else ""
             print(
                 f"{workers:>7} | {floor['runner']:>10} | {floor['rate']:>8.2f} c/s | "
-                f"{ours['rate']:>10.2f} c/s | {overhead:>7.1%} | {floor['failed']}/{ours['failed']}"
+                f"{ours['rate']:>10.2f} c/s | {overhead:>7.1%} | "
+                f"{floor['failed']}/{ours['failed']}{spread}"
             )
         if args.ocr:
             ours = batch_run(throughput, max(args.workers), work, "auto")

@@ -94,8 +94,9 @@ def measure(row: dict[str, object], pipeline: Pipeline, language: str) -> Outcom
     try:
         result = pipeline.generate(Request(prompt=str(row["prompt"]), language=language))  # type: ignore[arg-type]
     except CocogenError as exc:
-        return Outcome(category, len(texts), 0, 0, 0, False, time.perf_counter() - started,
-                       str(exc)[:120])
+        return Outcome(
+            category, len(texts), 0, 0, 0, False, time.perf_counter() - started, str(exc)[:120]
+        )
     seconds = time.perf_counter() - started
     run_dir = Path(result.run_dir)
     record = RunRecord.model_validate_json((run_dir / "run.json").read_text())
@@ -157,16 +158,20 @@ def main() -> int:
             good = sum(1 for o in items if getattr(o, key) == o.required)
         return f"{good / len(items):.3f}"
 
-    header = (f"{'category':<10} {'prompts':>7} {'in manifest':>12} {'+ OCR-confirmed':>16} "
-              f"{'checker trace':>14} {'run passed':>11} {'s/prompt':>9}")
+    header = (
+        f"{'category':<10} {'prompts':>7} {'in manifest':>12} {'+ OCR-confirmed':>16} "
+        f"{'checker trace':>14} {'run passed':>11} {'s/prompt':>9}"
+    )
     print(f"LongText-Bench ({source.name}), offline planner, {args.language}")
     print(header)
     print("-" * len(header))
     for name, items in [*sorted(by_category.items()), ("all", outcomes)]:
         seconds = sum(o.seconds for o in items) / len(items)
-        print(f"{name:<10} {len(items):>7} {share(items, 'in_manifest'):>12} "
-              f"{share(items, 'confirmed'):>16} {share(items, 'checker_satisfied'):>14} "
-              f"{share(items, 'passed'):>11} {seconds:>9.2f}")
+        print(
+            f"{name:<10} {len(items):>7} {share(items, 'in_manifest'):>12} "
+            f"{share(items, 'confirmed'):>16} {share(items, 'checker_satisfied'):>14} "
+            f"{share(items, 'passed'):>11} {seconds:>9.2f}"
+        )
     errors = [o for o in outcomes if o.error]
     for outcome in errors[:5]:
         print(f"error ({outcome.category}): {outcome.error}")

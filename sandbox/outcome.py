@@ -21,7 +21,9 @@ import json
 import math
 import signal
 import struct
+import threading
 import zlib
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -175,6 +177,7 @@ def blank_text_elements(png: bytes, elements: list[dict[str, Any]]) -> list[dict
 
     image = Image.open(io.BytesIO(png))
     image.load()
+    _remember(png, image)
     width, height = image.size
     blank = []
     for element in elements:
@@ -196,6 +199,26 @@ def blank_text_elements(png: bytes, elements: list[dict[str, Any]]) -> list[dict
         if all(low == high for low, high in bands):
             blank.append(element)
     return blank
+
+
+RECENT_DECODES = 8
+_recent: OrderedDict[bytes, Any] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
+def _remember(png: bytes, image: Any) -> None:
+    with _recent_lock:
+        _recent[png] = image
+        while len(_recent) > RECENT_DECODES:
+            _recent.popitem(last=False)
+
+
+def recent_decode(png: bytes) -> Any:
+    """The Pillow image the cross-check decoded from these bytes, while it is among the last few
+    (the host's checker reads the same pixels next; decoding them again costs as much).  Treat
+    it as read-only: it is shared."""
+    with _recent_lock:
+        return _recent.get(png)
 
 
 def crosscheck(result: JobResult) -> JobResult:

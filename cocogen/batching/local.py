@@ -4,7 +4,9 @@ Threads only orchestrate: each row's program runs in the runner (the warm pool, 
 subprocess per job), which is gated to `workers` jobs at once, and planning calls are gated to
 `llm_concurrency` at once.  There are more threads than render slots (`2 × workers`, plus the
 LLM slots when rows are planned) so that one row's check and record overlap the next row's
-render and the sandbox never waits on the host.  Rows are fed through a bounded window, so
+render and the sandbox never waits on the host; those threads run at a lower priority than the
+ones that hand jobs to the sandbox (`runners.GatedRunner`), so the host's share of a row fills
+the CPU the renders leave idle.  Rows are fed through a bounded window, so
 memory does not grow with the length of the batch.  Results come back as rows finish.
 """
 
@@ -21,6 +23,7 @@ from cocogen.batching.runners import (
     GatedBackend,
     GatedRunner,
     LockedRefiner,
+    lower_priority,
     make_runner,
     refiner_name,
 )
@@ -81,7 +84,9 @@ class LocalExecutor:
         window = threads + workers
         queue = iter(rows)
         pending: set[Future[RowResult]] = set()
-        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cocogen-batch")
+        pool = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="cocogen-batch", initializer=lower_priority
+        )
 
         def refill() -> None:
             while len(pending) < window:
@@ -105,5 +110,6 @@ class LocalExecutor:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
+        self._gated.stop()
         if self._own_runner:
             self._runner.close()

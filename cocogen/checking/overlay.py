@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
+from cocogen.checking.raster import decode
 from cocogen.types import Box, Finding, LayoutManifest
 
 if TYPE_CHECKING:
@@ -93,11 +94,7 @@ def draw_overlay(png: bytes, manifest: LayoutManifest, findings: list[Finding]) 
     """The render with element boxes (thin) and finding boxes (thick, labelled) drawn on it."""
     from PIL import Image, ImageDraw, ImageFont
 
-    with Image.open(io.BytesIO(png)) as opened:
-        opened.load()
-        rgba = opened.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    base = Image.alpha_composite(white, rgba).convert("RGB")
+    base = decode(png).image  # shared with the checker: not drawn on
     image = Image.blend(base, Image.new("RGB", base.size, (255, 255, 255)), _DIM)
     width, height = image.size
     draw = ImageDraw.Draw(image)

@@ -15,13 +15,17 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cocogen.types import Box, Element
+from sandbox.outcome import recent_decode
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
 IntBox = tuple[int, int, int, int]
 
@@ -33,9 +37,11 @@ LINE_SPACING = 1.2
 
 @dataclass(frozen=True)
 class Raster:
-    """A decoded render: `rgb` is an H×W×3 uint8 array."""
+    """A decoded render: `rgb` is an H×W×3 uint8 array (read-only: decodes are shared), `image`
+    the same pixels as a Pillow RGB image."""
 
     rgb: np.ndarray
+    image: Image.Image
 
     @property
     def width(self) -> int:
@@ -46,20 +52,53 @@ class Raster:
         return int(self.rgb.shape[0])
 
 
+RECENT = 8
+"""Decodes kept: a row's check, overlay and thumbnail read the same PNG; rows run on threads."""
+_recent: OrderedDict[bytes, Raster] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
 def decode(png: bytes) -> Raster:
-    """The PNG as RGB composited onto white; `ValueError` when the bytes are not an image."""
+    """The PNG as RGB composited onto white; `ValueError` when the bytes are not an image.
+
+    The last few decodes are kept (by content), so the checker, the overlay and the batch's
+    thumbnail of one render decode it once."""
+    with _recent_lock:
+        raster = _recent.get(png)
+        if raster is not None:
+            _recent.move_to_end(png)
+            return raster
+    raster = _decode(png)
+    with _recent_lock:
+        _recent[png] = raster
+        while len(_recent) > RECENT:
+            _recent.popitem(last=False)
+    return raster
+
+
+def _decode(png: bytes) -> Raster:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(png)) as opened:
+        opened = recent_decode(png)  # the sandbox's cross-check decoded it a moment ago
+        if opened is None:
+            opened = Image.open(io.BytesIO(png))
             opened.load()
-            rgba = opened.convert("RGBA")
+        if opened.mode == "RGB":
+            rgb_image = opened.copy()
+        else:
+            rgba = opened if opened.mode == "RGBA" else opened.convert("RGBA")
+            if rgba.getextrema()[3][0] == 255:  # opaque: nothing to composite
+                rgb_image = rgba.convert("RGB")
+            else:
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                rgb_image = Image.alpha_composite(white, rgba).convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValueError(f"not a readable image: {exc}") from exc
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    rgb = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
-    return Raster(rgb=rgb)
+    rgb = np.asarray(rgb_image, dtype=np.uint8)
+    rgb.setflags(write=False)
+    return Raster(rgb=rgb, image=rgb_image)
 
 
 def clamp_box(box: Box, width: int, height: int) -> IntBox | None:
