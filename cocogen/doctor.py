@@ -18,6 +18,7 @@ ax.bar(["a", "b"], [1, 2])
 ax.set_title("doctor 中文")
 """
 
+
 def _sandbox() -> dict[str, Any]:
     """The runner renders use here and each of its layers, as that runner itself reports them."""
     from cocogen.errors import SandboxError

@@ -206,27 +206,31 @@ class WorkerPool:
             self._release(worker)
             return JobResult.failed("refused", str(exc))
         keep = True
+        reply: dict[str, Any] | None = None
         try:
-            try:
-                reply = worker.request(
-                    {"job": job.to_json(), "workdir": str(workdir), "spare": self._spare_wanted()},
-                    job.limits.wall_s + REPLY_GRACE_S,
-                )
-            except WorkerLost as exc:
-                keep = False
-                result = JobResult.failed(
-                    "crash", f"the sandbox worker stopped ({exc}); it will be replaced"
-                )
-            else:
-                result = self._interpret(reply, job)
-                worker.jobs += 1
-                worker.rss_kb = int(reply.get("rss_kb", 0))
-                if worker.jobs == 2:
-                    worker.baseline_rss_kb = worker.rss_kb  # after the lazy warm-up
-                keep = self._healthy(worker)
+            reply = worker.request(
+                {"job": job.to_json(), "workdir": str(workdir), "spare": self._spare_wanted()},
+                job.limits.wall_s + REPLY_GRACE_S,
+            )
+            worker.jobs += 1
+            worker.rss_kb = int(reply.get("rss_kb", 0))
+            if worker.jobs == 2:
+                worker.baseline_rss_kb = worker.rss_kb  # after the lazy warm-up
+            keep = self._healthy(worker)
+        except WorkerLost as exc:
+            keep = False
+            lost = str(exc)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            # The worker is free once it has answered: another job can start on it while this
+            # thread checks the result (what the job left in its dir is in the reply).
             self._release(worker, keep)
+            shutil.rmtree(workdir, ignore_errors=True)
+        if reply is None:
+            result = JobResult.failed(
+                "crash", f"the sandbox worker stopped ({lost}); it will be replaced"
+            )
+        else:
+            result = self._interpret(reply, job)
         result.timings["sandbox_total_s"] = round(time.perf_counter() - started, 4)
         return result
 

@@ -7,7 +7,6 @@ The executor appends that result to `results.jsonl`; nothing here marks a row do
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from cocogen.batching.store import Layout, file_sha256, replace_file
 from cocogen.checking.raster import decode
 from cocogen.errors import CocogenError
 from cocogen.pipeline import Pipeline
+from cocogen.pngwrite import encode_png
 from cocogen.result import Result
 
 THUMB_SIZE = (320, 240)
@@ -72,9 +72,7 @@ def make_thumbnail(png: bytes, size: tuple[int, int] = THUMB_SIZE) -> bytes:
     # Halving (or thirding...) by box averaging first is several times faster than resampling.
     thumb = image.reduce(factor) if factor >= 2 else image.copy()
     thumb.thumbnail(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    out = io.BytesIO()
-    thumb.save(out, format="PNG", compress_level=3)
-    return out.getvalue()
+    return encode_png(thumb, level=3)
 
 
 def _cache_tokens(record: dict[str, Any]) -> dict[str, int]:

@@ -1,13 +1,14 @@
 """The local executor: rows on a thread pool in this process, renders in the sandbox runner.
 
 Threads only orchestrate: each row's program runs in the runner (the warm pool, or one
-subprocess per job), which is gated to `workers` jobs at once, and planning calls are gated to
-`llm_concurrency` at once.  There are more threads than render slots (`2 × workers`, plus the
-LLM slots when rows are planned) so that one row's check and record overlap the next row's
-render and the sandbox never waits on the host; those threads run at a lower priority than the
-ones that hand jobs to the sandbox (`runners.GatedRunner`), so the host's share of a row fills
-the CPU the renders leave idle.  Rows are fed through a bounded window, so
-memory does not grow with the length of the batch.  Results come back as rows finish.
+subprocess per job), which is gated to `workers` jobs at once (twice that for the pool, which
+queues them: see `runners.GatedRunner`), and planning calls are gated to `llm_concurrency` at
+once.  There are more threads than jobs in flight (`3 × workers`, plus the LLM slots when rows
+are planned) so that rows' checks and records overlap the next rows' renders and the sandbox
+never waits on the host; those threads run at a lower priority than the ones that hand jobs to
+the sandbox, so the host's share of a row fills the CPU the renders leave idle.  Rows are fed
+through a bounded window, so memory does not grow with the length of the batch.  Results come
+back as rows finish.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class LocalExecutor:
         else:
             runner, self.runner_kind = make_runner(options.workers)
         self._runner = runner
-        self._gated = GatedRunner(runner, options.workers)
+        queued = 2 if self.runner_kind == "pool" else 1  # see GatedRunner
+        self._gated = GatedRunner(runner, queued * options.workers)
         self._backend: GatedBackend | None = None
         self._pipelines: dict[str | None, Pipeline] = {}
         self._lock = threading.Lock()
@@ -80,7 +82,7 @@ class LocalExecutor:
         if planned and self._backend is None:
             # Loaded once, before any row: a missing key or package stops the batch here.
             self._backend = GatedBackend(self.options.load_backend(), self.options.llm_concurrency)
-        threads = 2 * workers + (self.options.llm_concurrency if planned else 0)
+        threads = 3 * workers + (self.options.llm_concurrency if planned else 0)
         window = threads + workers
         queue = iter(rows)
         pending: set[Future[RowResult]] = set()

@@ -9,10 +9,10 @@ deterministic — same inputs, same bytes — so overlays can be cached and comp
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
 from cocogen.checking.raster import decode
+from cocogen.pngwrite import encode_png
 from cocogen.types import Box, Finding, LayoutManifest
 
 if TYPE_CHECKING:
@@ -135,6 +135,4 @@ def draw_overlay(png: bytes, manifest: LayoutManifest, findings: list[Finding]) 
         draw.text((5, y + 2), line, fill=color, font=font)
         y += h + 2
 
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=1)  # for people: speed first
-    return out.getvalue()
+    return encode_png(image)

@@ -12,6 +12,7 @@ upright text crop, more than the text's own box-shaped characters (CJK 口, □)
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -55,7 +56,19 @@ def relative_luminance(rgb: np.ndarray) -> np.ndarray:
 
     c = np.asarray(rgb, dtype=np.float64) / 255.0
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return np.asarray(linear @ np.array([0.2126, 0.7152, 0.0722]))
+    return np.asarray(linear @ np.asarray(LUMINANCE_WEIGHTS))
+
+
+LUMINANCE_WEIGHTS = (0.2126, 0.7152, 0.0722)
+
+
+@functools.cache
+def _linear_table() -> np.ndarray:
+    """Linear light of each 8-bit sRGB value, exactly as `relative_luminance` computes it."""
+    import numpy as np
+
+    c = np.arange(256, dtype=np.float64) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 def contrast_ratio(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
@@ -91,14 +104,17 @@ def measure_contrast(raster: Raster, element: Element) -> Contrast | None:
         return None
     background = ring_color(raster, box)
     x0, y0, x1, y1 = box
-    pixels = raster.rgb[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
+    pixels = raster.rgb[y0:y1, x0:x1].reshape(-1, 3)
     distance = np.abs(pixels - background).max(axis=1)
     ink = pixels[distance > INK_DISTANCE]
     bg = (float(background[0]), float(background[1]), float(background[2]))
     if len(ink) == 0:
         return Contrast(ratio=1.0, ink=None, background=bg)
-    ratios = contrast_ratio(relative_luminance(ink), float(relative_luminance(background)))
-    index = int(np.argsort(ratios)[min(len(ratios) - 1, int(len(ratios) * INK_PERCENTILE / 100))])
+    # The same luminance as relative_luminance(ink), looked up per 8-bit channel value.
+    luminance = _linear_table()[ink] @ LUMINANCE_WEIGHTS
+    ratios = contrast_ratio(luminance, float(relative_luminance(background)))
+    rank = min(len(ratios) - 1, int(len(ratios) * INK_PERCENTILE / 100))
+    index = int(np.argpartition(ratios, rank)[rank])
     colour = ink[index]
     return Contrast(
         ratio=float(ratios[index]),
