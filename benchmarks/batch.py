@@ -10,6 +10,8 @@ one run with it on).
 Measured in one run, the same jobs each way:
 - pool alone: the runner the batch would use (the warm pool when it starts here), fed by
   `workers` threads with the pre-planned jobs: the floor;
+- pipeline alone: the same rows through `cocogen.pipeline.Pipeline` on threads (plan, render,
+  check, overlay, run dir): the host's per-chart work without the batch around it;
 - `cocogen batch`: the CLI in a subprocess (plan, render, check, record, thumbnails,
   results.jsonl), its throughput from its own summary;
 for 1 and 2 workers, `--rounds` times each, interleaved (the median run of each side is shown,
@@ -157,6 +159,46 @@ def pool_alone(jobs: list[Any], workers: int) -> dict[str, Any]:
     return {"rate": len(jobs) / elapsed, "elapsed": elapsed, "failed": failed, "runner": kind}
 
 
+def pipeline_alone(rows: list[dict[str, Any]], workers: int, work: Path) -> dict[str, Any]:
+    """The same rows through the library's `Pipeline` (plan, render, check, overlay, run dir),
+    `2 × workers` rows at a time on threads: what a batch costs per chart without the batch
+    (no keys, no results.jsonl, no thumbnails or gallery, no resume)."""
+    from concurrent.futures import ThreadPoolExecutor as Threads
+
+    from cocogen.batching.runners import make_runner
+    from cocogen.batching.spec import parse_fields
+    from cocogen.checking.settings import CheckSettings
+    from cocogen.pipeline import Pipeline
+    from cocogen.planning.offline import OfflineBackend
+
+    out = work / f"pipeline-{len(rows)}-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    parsed = [parse_fields(row, ROOT) for row in rows]
+    started = time.perf_counter()
+    runner, _kind = make_runner(workers)
+    pipeline = Pipeline(
+        backend=OfflineBackend(), runner=runner, check_settings=CheckSettings(ocr="off")
+    )
+
+    def one(item: tuple[int, Any]) -> bool:
+        number, (request, program, _name) = item
+        image, run_dir = out / f"{number}.png", out / "runs" / str(number)
+        if program is None:
+            result = pipeline.generate(request, output=image, run_dir=run_dir)
+        else:
+            result = pipeline.render(program, request, output=image, run_dir=run_dir)
+        return result.image is not None
+
+    try:
+        with Threads(2 * workers) as threads:
+            made = list(threads.map(one, enumerate(parsed)))
+    finally:
+        runner.close()
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(out, ignore_errors=True)
+    return {"rate": len(rows) / elapsed, "elapsed": elapsed, "failed": made.count(False)}
+
+
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the median rate (of an even number, the lower middle one)."""
     return sorted(runs, key=lambda run: float(run["rate"]))[(len(runs) - 1) // 2]
@@ -253,22 +295,25 @@ def main() -> None:
         jobs = jobs_for(throughput)
         print(f"\nThroughput, {len(throughput)} charts (canvas {CANVAS}, OCR off)")
         print(
-            f"{'workers':>7} | {'runner':>10} | {'pool alone':>12} | {'cocogen batch':>14} | "
-            f"{'overhead':>8} | failed (pool/batch)"
+            f"{'workers':>7} | {'runner':>10} | {'pool alone':>12} | {'pipeline alone':>14} | "
+            f"{'cocogen batch':>14} | {'overhead':>8} | {'vs pipeline':>11} | failed"
         )
         for workers in args.workers:
-            floors, runs = [], []
-            for _ in range(args.rounds):  # interleaved: a noisy moment hits both sides alike
+            floors, middles, runs = [], [], []
+            for _ in range(args.rounds):  # interleaved: a noisy moment hits every side alike
                 floors.append(pool_alone(jobs, workers))
+                middles.append(pipeline_alone(throughput, workers, work))
                 runs.append(batch_run(throughput, workers, work, "off"))
-            floor, ours = median_run(floors), median_run(runs)
+            floor, middle, ours = median_run(floors), median_run(middles), median_run(runs)
             overhead = 1 - ours["rate"] / floor["rate"]
-            spread = f" (rounds: {rates(floors)} vs {rates(runs)})" if args.rounds > 1 else ""
+            orchestration = 1 - ours["rate"] / middle["rate"]
             print(
                 f"{workers:>7} | {floor['runner']:>10} | {floor['rate']:>8.2f} c/s | "
-                f"{ours['rate']:>10.2f} c/s | {overhead:>7.1%} | "
-                f"{floor['failed']}/{ours['failed']}{spread}"
+                f"{middle['rate']:>10.2f} c/s | {ours['rate']:>10.2f} c/s | {overhead:>7.1%} | "
+                f"{orchestration:>10.1%} | {floor['failed']}/{middle['failed']}/{ours['failed']}"
             )
+            if args.rounds > 1:
+                print(f"          rounds: {rates(floors)} | {rates(middles)} | {rates(runs)}")
         if args.ocr:
             ours = batch_run(throughput, max(args.workers), work, "auto")
             print(f"  with OCR (auto), {max(args.workers)} workers: {ours['rate']:.2f} c/s")
