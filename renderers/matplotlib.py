@@ -38,6 +38,12 @@ FONT_CHAIN = (
 # For the sandbox pool (`sandbox.layers`): what a worker imports before it forks the first job.
 SANDBOX = {"preload": ["matplotlib.pyplot"], "defer_warm_up": True}
 
+PNG_COMPRESS_LEVEL = 3
+"""zlib level of the PNG.  Levels 1-3 use zlib's fast matcher: for a 1024x768 chart, against
+Pillow's default 6, the file is ~30% larger (38 KB against 28 KB) but it is written 3.5 ms
+faster and every later read (the sandbox's checks, the checker, OCR) inflates it in less than half
+the time (3.4 ms against 8 ms)."""
+
 # savefig keywords a program may choose; everything else (fname, format, metadata) is ours.
 SAVE_KEYS = (
     "dpi",
@@ -396,7 +402,13 @@ def render(job: Job, workdir: Path) -> RenderOutput:
     buffer = io.BytesIO()
     try:
         with capturing(capture):
-            figure.savefig(buffer, format="png", metadata={"Software": None}, **kwargs)
+            figure.savefig(
+                buffer,
+                format="png",
+                metadata={"Software": None},
+                pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL},
+                **kwargs,
+            )
     except Exception as exc:  # noqa: BLE001 - a figure that cannot be drawn is the program's fault
         raise RenderError(
             "error", f"the figure could not be drawn: {type(exc).__name__}: {exc}"[:500]
@@ -428,8 +440,9 @@ def warm_up() -> None:
 
     import matplotlib.pyplot as plt
 
-    for toolkit in ("mpl_toolkits.axes_grid1", "mpl_toolkits.axisartist"):
-        importlib.import_module(toolkit)  # what gallery-style charts import besides pyplot
+    # What charts import besides pyplot: the axes toolkits, contour and triangulation engines.
+    for name in ("mpl_toolkits.axes_grid1", "mpl_toolkits.axisartist", "contourpy", "numpy.fft"):
+        importlib.import_module(name)
 
     configure(Job(renderer="", source="", width=320, height=240, dpi=100))
     fig, ax = plt.subplots()

@@ -545,12 +545,14 @@ class Worker:
             self._discard(spare)
 
     def _discard(self, spare: Spare) -> None:
+        # Through its pidfd: if the spare died and was reaped already, its pid may be another
+        # process's by now.
         try:
-            os.kill(spare.pid, signal.SIGKILL)
+            signal.pidfd_send_signal(spare.pidfd, signal.SIGKILL)
         except ProcessLookupError:
             pass
         try:
-            os.waitpid(spare.pid, 0)
+            os.waitid(os.P_PIDFD, spare.pidfd, os.WEXITED)
         except ChildProcessError:
             pass  # already reaped
         for fd in (spare.pidfd, spare.control, *spare.fds):
