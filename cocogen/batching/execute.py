@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cocogen.batching.model import BatchRow, FindingBrief, RowResult
-from cocogen.batching.store import Layout, file_sha256, replace_file
+from cocogen.batching.store import Layout, replace_file
 from cocogen.checking.raster import decode
 from cocogen.errors import CocogenError
 from cocogen.pipeline import Pipeline
@@ -93,7 +93,7 @@ def finish_row(layout: Layout, row: BatchRow, result: Result, started: float) ->
     image_sha = thumb_rel = None
     if result.image is not None:
         png = image.read_bytes()
-        image_sha = file_sha256(image)
+        image_sha = hashlib.sha256(png).hexdigest()
         replace_file(thumb, make_thumbnail(png))
         thumb_rel = layout.relative(thumb)
     else:
