@@ -21,12 +21,11 @@ import json
 import math
 import signal
 import struct
-import threading
 import zlib
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sandbox.recent import Recent
 from sandbox.wire import Job, JobResult, png_size
 
 TEXT_ROLES = frozenset({"title", "axis_label", "tick", "legend", "annotation", "text"})
@@ -201,24 +200,18 @@ def blank_text_elements(png: bytes, elements: list[dict[str, Any]]) -> list[dict
     return blank
 
 
-RECENT_DECODES = 8
-_recent: OrderedDict[bytes, Any] = OrderedDict()
-_recent_lock = threading.Lock()
+_recent: Recent[Any] = Recent(count=8, max_bytes=64 << 20)
 
 
 def _remember(png: bytes, image: Any) -> None:
-    with _recent_lock:
-        _recent[png] = image
-        while len(_recent) > RECENT_DECODES:
-            _recent.popitem(last=False)
+    _recent.put(png, image, image.width * image.height * len(image.getbands()))
 
 
 def recent_decode(png: bytes) -> Any:
     """The Pillow image the cross-check decoded from these bytes, while it is among the last few
     (the host's checker reads the same pixels next; decoding them again costs as much).  Treat
     it as read-only: it is shared."""
-    with _recent_lock:
-        return _recent.get(png)
+    return _recent.get(png)
 
 
 def crosscheck(result: JobResult) -> JobResult:

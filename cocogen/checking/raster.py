@@ -15,13 +15,12 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cocogen.types import Box, Element
 from sandbox.outcome import recent_decode
+from sandbox.recent import Recent
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,10 +51,8 @@ class Raster:
         return int(self.rgb.shape[0])
 
 
-RECENT = 8
-"""Decodes kept: a row's check, overlay and thumbnail read the same PNG; rows run on threads."""
-_recent: OrderedDict[bytes, Raster] = OrderedDict()
-_recent_lock = threading.Lock()
+_recent: Recent[Raster] = Recent(count=8, max_bytes=128 << 20)
+"""A row's check, overlay and thumbnail read the same PNG, and rows run on threads."""
 
 
 def decode(png: bytes) -> Raster:
@@ -63,16 +60,11 @@ def decode(png: bytes) -> Raster:
 
     The last few decodes are kept (by content), so the checker, the overlay and the batch's
     thumbnail of one render decode it once."""
-    with _recent_lock:
-        raster = _recent.get(png)
-        if raster is not None:
-            _recent.move_to_end(png)
-            return raster
-    raster = _decode(png)
-    with _recent_lock:
-        _recent[png] = raster
-        while len(_recent) > RECENT:
-            _recent.popitem(last=False)
+    raster = _recent.get(png)
+    if raster is None:
+        raster = _decode(png)
+        # The array and Pillow's copy (4 bytes a pixel) of the same pixels.
+        _recent.put(png, raster, raster.rgb.nbytes + 4 * raster.width * raster.height)
     return raster
 
 
