@@ -14,7 +14,10 @@ from sandbox.runner import Runner
 
 @pytest.fixture(scope="session")
 def pool(cache_dir: Path) -> Iterator[WorkerPool]:
-    with WorkerPool(2, cache_dir=cache_dir) as warm:
+    # Spares on: after each worker's first job (a fresh fork), the hostile programs run in spare
+    # children, the path a pool with fewer workers than cores takes.  tests/jail/test_spare.py
+    # covers pools without them.
+    with WorkerPool(2, cache_dir=cache_dir, spares="on") as warm:
         yield warm
 
 

@@ -145,3 +145,10 @@ def test_spares_from_the_environment(cache_dir: Path) -> None:
         assert isinstance(runner, WorkerPool) and runner.spares == "off"
     finally:
         runner.close()
+
+
+def test_the_hostile_suite_runs_in_spares(pool: WorkerPool) -> None:
+    """tests/jail's session pool forks spares, so its hostile programs run in them."""
+    results = [run(pool, DRAW) for _ in range(3)]
+    assert pool.spares == "on"
+    assert any("sandbox_spare_wait_s" in r.timings for r in results)
