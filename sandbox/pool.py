@@ -206,7 +206,6 @@ class WorkerPool:
             self._release(worker)
             return JobResult.failed("refused", str(exc))
         keep = True
-        reply: dict[str, Any] | None = None
         try:
             reply = worker.request(
                 {"job": job.to_json(), "workdir": str(workdir), "spare": self._spare_wanted()},
@@ -219,18 +218,13 @@ class WorkerPool:
             keep = self._healthy(worker)
         except WorkerLost as exc:
             keep = False
-            lost = str(exc)
+            reply = {"lost": str(exc)}
         finally:
             # The worker is free once it has answered: another job can start on it while this
             # thread checks the result (what the job left in its dir is in the reply).
             self._release(worker, keep)
             shutil.rmtree(workdir, ignore_errors=True)
-        if reply is None:
-            result = JobResult.failed(
-                "crash", f"the sandbox worker stopped ({lost}); it will be replaced"
-            )
-        else:
-            result = self._interpret(reply, job)
+        result = self._interpret(reply, job)
         result.timings["sandbox_total_s"] = round(time.perf_counter() - started, 4)
         return result
 
@@ -392,6 +386,10 @@ class WorkerPool:
 
     def _interpret(self, reply: dict[str, Any], job: Job) -> JobResult:
         limits = job.limits
+        if "lost" in reply:
+            return JobResult.failed(
+                "crash", f"the sandbox worker stopped ({reply['lost']}); it will be replaced"
+            )
         if "refused" in reply:
             return JobResult.failed("refused", str(reply["refused"]))
         if reply.get("timed_out"):

@@ -86,6 +86,7 @@ class Spare:
     pid: int
     pidfd: int
     control: int
+    """The write end the job goes down (-1 once it has been sent)."""
     fds: list[int]
     """Read ends: result, stdout, stderr."""
 
@@ -460,24 +461,18 @@ class Worker:
         self.reap_zombies()
         waited = time.perf_counter()
         spare = self._take_spare(job.renderer)
-        started = None
-        if spare is not None:
-            try:
-                write_frame(spare.control, {"job": job.to_json(), "workdir": str(workdir)})
-                started = (spare.pid, spare.pidfd, spare.fds)
-            except ChannelClosed:
-                self._discard(spare)
-            finally:
-                os.close(spare.control)
+        if spare is not None and not self._hand_over(spare, job, workdir):
+            spare = None
         waited = time.perf_counter() - waited
-        if started is None:
-            started = self._fork_job(job, workdir, renderer, plan)
+        if spare is not None:
+            pid, pidfd, fds = spare.pid, spare.pidfd, spare.fds
+        else:
+            pid, pidfd, fds = self._fork_job(job, workdir, renderer, plan)
         if want_spare and callable(getattr(renderer.module, "warm_spare", None)):
             # Forked now, it warms up on another core while this job runs.
             self.fork_spare(job.renderer, renderer)
-        pid, pidfd, fds = started
         reply = self._supervise(pid, pidfd, job, fds, plan)
-        if spare is not None and started[0] == spare.pid:
+        if spare is not None:
             reply["spare_wait_s"] = round(waited, 4)
         return reply
 
@@ -489,9 +484,7 @@ class Worker:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child
-            out_dir = workdir / "out"
-            env = child_environment(workdir, self.cache_dir, home=out_dir, tmpdir=out_dir / "tmp")
-            _child(job, workdir, renderer, plan, env, out_dir, workdir / "inputs", pipes)
+            _child(job, workdir, renderer, plan, self.cache_dir, pipes)
         for _, write_end in pipes:
             os.close(write_end)
         return pid, os.pidfd_open(pid), [read_end for read_end, _ in pipes]
@@ -539,6 +532,17 @@ class Worker:
             return None
         return spare
 
+    def _hand_over(self, spare: Spare, job: Job, workdir: Path) -> bool:
+        """Send the job to the spare; False (and the spare discarded) when it is gone."""
+        try:
+            write_frame(spare.control, {"job": job.to_json(), "workdir": str(workdir)})
+        except ChannelClosed:
+            self._discard(spare)
+            return False
+        os.close(spare.control)
+        spare.control = -1
+        return True
+
     def drop_spare(self) -> None:
         spare, self.spare = self.spare, None
         if spare is not None:
@@ -556,10 +560,8 @@ class Worker:
         except ChildProcessError:
             pass  # already reaped
         for fd in (spare.pidfd, spare.control, *spare.fds):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
 
     def _supervise(
         self, pid: int, pidfd: int, job: Job, fds: list[int], plan: Plan
@@ -683,13 +685,13 @@ def _child(
     workdir: Path,
     renderer: Renderer,
     plan: Plan,
-    env: dict[str, str],
-    out_dir: Path,
-    inputs_dir: Path,
+    cache_dir: Path,
     pipes: list[tuple[int, int]],
 ) -> None:  # pragma: no cover - runs in the forked child
     code = 70
     try:
+        out_dir, inputs_dir = workdir / "out", workdir / "inputs"
+        env = child_environment(workdir, cache_dir, home=out_dir, tmpdir=out_dir / "tmp")
         for read_end, _ in pipes:
             os.close(read_end)
         keep_fds = getattr(renderer.module, "keep_fds", None)
@@ -759,11 +761,8 @@ def _spare(
             return
         os.close(control)
         job = Job.from_json(frame["job"])
-        workdir = Path(frame["workdir"])
-        out_dir = workdir / "out"
-        env = child_environment(workdir, worker.cache_dir, home=out_dir, tmpdir=out_dir / "tmp")
         plan = worker.plan_for(renderer)
-        _child(job, workdir, renderer, plan, env, out_dir, workdir / "inputs", pipes)
+        _child(job, Path(frame["workdir"]), renderer, plan, worker.cache_dir, pipes)
     finally:
         os._exit(code)
 
