@@ -5,10 +5,8 @@ subprocess per job), which is gated to `workers` jobs at once (twice that for th
 queues them: see `runners.GatedRunner`), and planning calls are gated to `llm_concurrency` at
 once.  There are more threads than jobs in flight (`3 × workers`, plus the LLM slots when rows
 are planned) so that rows' checks and records overlap the next rows' renders and the sandbox
-never waits on the host; those threads run at a lower priority than the ones that hand jobs to
-the sandbox, so the host's share of a row fills the CPU the renders leave idle.  Rows are fed
-through a bounded window, so memory does not grow with the length of the batch.  Results come
-back as rows finish.
+never waits on the host.  Rows are fed through a bounded window, so memory does not grow with
+the length of the batch.  Results come back as rows finish.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from cocogen.batching.runners import (
     GatedBackend,
     GatedRunner,
     LockedRefiner,
-    lower_priority,
     make_runner,
     refiner_name,
 )
@@ -86,9 +83,7 @@ class LocalExecutor:
         window = threads + workers
         queue = iter(rows)
         pending: set[Future[RowResult]] = set()
-        pool = ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="cocogen-batch", initializer=lower_priority
-        )
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cocogen-batch")
 
         def refill() -> None:
             while len(pending) < window:
@@ -112,6 +107,5 @@ class LocalExecutor:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
-        self._gated.stop()
         if self._own_runner:
             self._runner.close()

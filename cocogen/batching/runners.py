@@ -8,9 +8,7 @@ The warm worker pool (`sandbox.pool`) renders when it is installed; the one-shot
 from __future__ import annotations
 
 import os
-import queue
 import threading
-from concurrent.futures import Future
 from typing import Any
 
 from cocogen.errors import SandboxError
@@ -43,60 +41,23 @@ def make_runner(workers: int) -> tuple[Runner, str]:
 
 
 class GatedRunner:
-    """At most `limit` jobs in the inner runner at once (the batch's `--workers`), each sent from
-    one of `limit` dispatch threads started here, at the caller's scheduling priority.
+    """At most `limit` jobs handed to the inner runner at once.
 
-    The rows' own threads do the host's share of a row (check, overlay, records, thumbnail) and
-    run at a lower priority (`lower_priority`): on a machine with a worker per core, that work
-    then takes the CPU when the renders leave it idle instead of slowing them down, and jobs are
-    still handed to the workers and their results taken in without delay."""
+    For the one-shot runner `limit` is the batch's `--workers` (each job is a process).  The pool
+    runs at most one job per worker itself, and frees a worker as soon as it answers, so the
+    batch gives it twice as many: the next job is waiting when a worker is done, while the
+    result of the last one is still being checked."""
 
     def __init__(self, inner: Runner, limit: int) -> None:
         self.inner = inner
-        self._jobs: queue.SimpleQueue[tuple[Job, Future[JobResult]] | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._dispatch, name=f"cocogen-dispatch-{n}", daemon=True)
-            for n in range(max(1, limit))
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _dispatch(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            job, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(self.inner.run(job))
-            except BaseException as exc:  # noqa: BLE001 - handed to the row that sent the job
-                future.set_exception(exc)
+        self._gate = threading.BoundedSemaphore(max(1, limit))
 
     def run(self, job: Job) -> JobResult:
-        future: Future[JobResult] = Future()
-        self._jobs.put((job, future))
-        return future.result()
-
-    def stop(self) -> None:
-        """End the dispatch threads (the inner runner stays open)."""
-        for _ in self._threads:
-            self._jobs.put(None)
+        with self._gate:
+            return self.inner.run(job)
 
     def close(self) -> None:
-        self.stop()
         self.inner.close()
-
-
-BOOKKEEPING_NICE = 10
-"""How much lower than the renders the rows' threads run (a Unix nice increment)."""
-
-
-def lower_priority() -> None:
-    """Give the calling thread a lower scheduling priority (Linux: per thread); it cannot be
-    raised again without privileges, so only threads that never send jobs themselves call it."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BOOKKEEPING_NICE)
-    except (AttributeError, OSError):
-        pass  # no per-thread priority here: the rows just share the CPU evenly
 
 
 class GatedBackend:
