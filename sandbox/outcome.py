@@ -20,18 +20,20 @@ import io
 import json
 import math
 import signal
-import struct
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sandbox import pngcodec
 from sandbox.recent import Recent
 from sandbox.wire import Job, JobResult, png_size
 
+if TYPE_CHECKING:
+    import numpy as np
+
 TEXT_ROLES = frozenset({"title", "axis_label", "tick", "legend", "annotation", "text"})
 MAX_ELEMENTS = 100_000
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
 def signal_name(number: int) -> str:
@@ -48,13 +50,13 @@ def crosscheck_available() -> tuple[bool, str]:
     return True, "every text box of the manifest must cover ink in the PNG (Pillow)"
 
 
-def parse(text: str) -> JobResult:
+def parse(text: str | bytes) -> JobResult:
     """A JobResult from the child's JSON, refusing anything not shaped like one."""
     try:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise TypeError("not an object")
-        result = JobResult.from_json(text)
+        result = JobResult.from_dict(data)
     except (ValueError, TypeError, KeyError) as exc:
         return JobResult.failed("invalid_output", f"unreadable result: {exc}"[:300])
     checks = [
@@ -77,35 +79,14 @@ def parse(text: str) -> JobResult:
 
 def png_problem(data: bytes) -> str | None:
     """Why `data` is not a complete, consistent PNG (None when it is)."""
-    if not data.startswith(PNG_SIGNATURE):
-        return "not a PNG"
-    pos, idat, header, ended = 8, [], None, False
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        crc = data[pos + 8 + length : pos + 12 + length]
-        if len(body) != length or len(crc) != 4:
-            return "truncated chunk"
-        if zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
-            return f"bad CRC in {kind.decode('latin-1')!r} chunk"
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            ended = True
-            break
-        pos += 12 + length
-    if header is None or not ended or not idat:
-        return "missing IHDR, IDAT or IEND"
-    width, height, depth, colour, _compression, _filter, interlace = header
-    if colour not in CHANNELS or width == 0 or height == 0:
-        return "bad IHDR"
-    if interlace:
+    parsed = pngcodec.structure(data)
+    if isinstance(parsed, str):
+        return parsed
+    header, idat = parsed
+    if header.interlace:
         return None  # Adam7 sizes are not worth recomputing; the decode check covers it
-    row = math.ceil(width * CHANNELS[colour] * depth / 8) + 1
-    expected = row * height
-    inflated = _inflated_size(b"".join(idat), expected + 1)
+    expected = header.row_bytes * header.height
+    inflated = _inflated_size(idat, expected + 1)
     if isinstance(inflated, str):
         return f"image data does not inflate: {inflated}"
     if inflated != expected:
@@ -143,7 +124,16 @@ def validate(result: JobResult) -> JobResult:
         return JobResult.failed("invalid_output", "the job's image is not a PNG")
     problem = png_problem(result.png)
     if problem is not None:
-        return JobResult.failed("invalid_output", f"the job's PNG is broken: {problem}")
+        return _broken(problem)
+    return _check_manifest(result, size)
+
+
+def _broken(problem: str) -> JobResult:
+    return JobResult.failed("invalid_output", f"the job's PNG is broken: {problem}")
+
+
+def _check_manifest(result: JobResult, size: tuple[int, int]) -> JobResult:
+    assert result.manifest is not None
     manifest_size = (result.manifest.get("width"), result.manifest.get("height"))
     elements = result.manifest.get("elements")
     if manifest_size != size or not isinstance(elements, list):
@@ -170,15 +160,10 @@ def _well_formed(element: Any) -> bool:
     )
 
 
-def blank_text_elements(png: bytes, elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Text elements whose box, where it lies inside the image, is a single flat colour."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(png))
-    image.load()
-    _remember(png, image)
-    width, height = image.size
-    blank = []
+def _judged_boxes(
+    elements: list[dict[str, Any]], width: int, height: int
+) -> Iterator[tuple[dict[str, Any], tuple[int, int, int, int]]]:
+    """Each text element with enough of its box inside the image to judge, and that part."""
     for element in elements:
         text = element.get("text")
         if element.get("role") not in TEXT_ROLES or not isinstance(text, str) or not text.strip():
@@ -193,9 +178,32 @@ def blank_text_elements(png: bytes, elements: list[dict[str, Any]]) -> list[dict
             continue  # (nearly) all outside the canvas: the checker reports clipping
         if area > 0 and (cx1 - cx0) * (cy1 - cy0) < 0.5 * area:
             continue  # mostly clipped: too little left to judge
-        extrema = image.crop((cx0, cy0, cx1, cy1)).getextrema()
+        yield element, (cx0, cy0, cx1, cy1)
+
+
+def blank_text_elements(png: bytes, elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Text elements whose box, where it lies inside the image, is a single flat colour."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    _recent.put(png, image, image.width * image.height * len(image.getbands()))
+    blank = []
+    for element, box in _judged_boxes(elements, image.width, image.height):
+        extrema = image.crop(box).getextrema()
         bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
         if all(low == high for low, high in bands):
+            blank.append(element)
+    return blank
+
+
+def blank_in_pixels(pixels: np.ndarray, elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`blank_text_elements` for pixels already decoded (H×W×C)."""
+    height, width = pixels.shape[:2]
+    blank = []
+    for element, (x0, y0, x1, y1) in _judged_boxes(elements, width, height):
+        region = pixels[y0:y1, x0:x1]
+        if (region == region[0, 0]).all():
             blank.append(element)
     return blank
 
@@ -203,14 +211,11 @@ def blank_text_elements(png: bytes, elements: list[dict[str, Any]]) -> list[dict
 _recent: Recent[Any] = Recent(count=8, max_bytes=64 << 20)
 
 
-def _remember(png: bytes, image: Any) -> None:
-    _recent.put(png, image, image.width * image.height * len(image.getbands()))
-
-
 def recent_decode(png: bytes) -> Any:
-    """The Pillow image the cross-check decoded from these bytes, while it is among the last few
-    (the host's checker reads the same pixels next; decoding them again costs as much).  Treat
-    it as read-only: it is shared."""
+    """The pixels the cross-check decoded from these bytes while they are among the last few
+    (the host's checker reads the same pixels next; decoding them again costs as much): an
+    H×W×C uint8 array for the PNGs `sandbox.pngcodec` writes, a Pillow image for others.
+    Treat it as read-only: it is shared."""
     return _recent.get(png)
 
 
@@ -223,6 +228,10 @@ def crosscheck(result: JobResult) -> JobResult:
         blank = blank_text_elements(result.png, result.manifest["elements"])
     except Exception as exc:  # noqa: BLE001 - an image Pillow cannot read is invalid output
         return JobResult.failed("invalid_output", f"the job's PNG cannot be decoded: {exc}"[:300])
+    return _verdict(result, blank)
+
+
+def _verdict(result: JobResult, blank: list[dict[str, Any]]) -> JobResult:
     if not blank:
         return result
     first = blank[0]
@@ -236,12 +245,14 @@ def crosscheck(result: JobResult) -> JobResult:
     )
 
 
-def accept(text: str) -> JobResult:
+def accept(text: str | bytes) -> JobResult:
     """parse + validate + crosscheck: the one way a child's result becomes the host's.
 
-    Both checks read every pixel (validate inflates the PNG, the cross-check decodes it) and
-    both release the GIL, so for an image of the size its manifest states they run side by
-    side; validate's verdict comes first either way.
+    A PNG that `sandbox.pngcodec` wrote (every renderer of ours that can) is inflated once and
+    its rows undone with numpy, which serves both checks.  Any other PNG is checked twice over:
+    validate inflates it, the cross-check decodes it with Pillow; both release the GIL, so for an
+    image of the size its manifest states they run side by side; validate's verdict comes first
+    either way.
     """
     result = parse(text)
     manifest = result.manifest if isinstance(result.manifest, dict) else {}
@@ -253,10 +264,36 @@ def accept(text: str) -> JobResult:
         or not crosscheck_available()[0]
     ):
         return crosscheck(validate(result))
-    checked = _checker().submit(crosscheck, result)
+    assert result.png is not None
+    pixels = _unfiltered(result.png)
+    if isinstance(pixels, str):
+        return _broken(pixels)
+    if pixels is not None:
+        checked = _check_manifest(result, size)
+        if checked.failure is not None:
+            return checked
+        pixels.setflags(write=False)
+        _recent.put(result.png, pixels, pixels.nbytes)
+        return _verdict(result, blank_in_pixels(pixels, manifest["elements"]))
+    crosschecked = _checker().submit(crosscheck, result)
     validated = validate(result)
-    cross = checked.result()
+    cross = crosschecked.result()
     return validated if validated.failure is not None else cross
+
+
+def _unfiltered(png: bytes) -> np.ndarray | str | None:
+    """The pixels of a PNG `pngcodec` can read, what is wrong with it, or None (Pillow's)."""
+    if not numpy_available():
+        return None
+    parsed = pngcodec.structure(png)
+    if isinstance(parsed, str):
+        return parsed
+    return pngcodec.unfilter(*parsed)
+
+
+@functools.cache
+def numpy_available() -> bool:
+    return importlib.util.find_spec("numpy") is not None
 
 
 @functools.cache

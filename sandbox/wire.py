@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -76,15 +76,20 @@ class JobResult:
         return self.failure is None and self.png is not None and self.manifest is not None
 
     def to_json(self) -> str:
-        data = asdict(self)
+        # Field by field rather than `asdict`, which deep-copies the manifest first.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["png"] = base64.b64encode(self.png).decode("ascii") if self.png is not None else None
         return json.dumps(data, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> JobResult:
-        data = json.loads(text)
+    def from_json(cls, text: str | bytes) -> JobResult:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobResult:
+        """From `to_json`'s fields (`data` is taken over, not copied)."""
         if data.get("png") is not None:
-            data["png"] = base64.b64decode(data["png"])
+            data["png"] = base64.b64decode(data["png"], validate=True)
         return cls(**data)
 
     @classmethod

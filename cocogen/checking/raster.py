@@ -12,6 +12,7 @@ numpy and Pillow are imported inside the functions, so importing this module sta
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cocogen.types import Box, Element
+from sandbox import pngcodec
 from sandbox.outcome import recent_decode
 from sandbox.recent import Recent
 
@@ -37,10 +39,16 @@ LINE_SPACING = 1.2
 @dataclass(frozen=True)
 class Raster:
     """A decoded render: `rgb` is an H×W×3 uint8 array (read-only: decodes are shared), `image`
-    the same pixels as a Pillow RGB image."""
+    the same pixels as a Pillow RGB image (made when first asked for)."""
 
     rgb: np.ndarray
-    image: Image.Image
+    pillow: Image.Image | None = None
+
+    @functools.cached_property
+    def image(self) -> Image.Image:
+        from PIL import Image
+
+        return self.pillow if self.pillow is not None else Image.fromarray(self.rgb)
 
     @property
     def width(self) -> int:
@@ -63,7 +71,7 @@ def decode(png: bytes) -> Raster:
     raster = _recent.get(png)
     if raster is None:
         raster = _decode(png)
-        # The array and Pillow's copy (4 bytes a pixel) of the same pixels.
+        # The array and a Pillow copy (4 bytes a pixel) of the same pixels.
         _recent.put(png, raster, raster.rgb.nbytes + 4 * raster.width * raster.height)
     return raster
 
@@ -72,9 +80,18 @@ def _decode(png: bytes) -> Raster:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    opened = recent_decode(png)  # the sandbox's cross-check decoded it a moment ago
+    if opened is None:
+        parsed = pngcodec.structure(png)
+        opened = pngcodec.unfilter(*parsed) if not isinstance(parsed, str) else None
+    if isinstance(opened, np.ndarray):
+        rgb = _on_white(opened)
+        if rgb is not None:
+            rgb.setflags(write=False)
+            return Raster(rgb=rgb)
+        opened = Image.fromarray(np.ascontiguousarray(opened))
     try:
-        opened = recent_decode(png)  # the sandbox's cross-check decoded it a moment ago
-        if opened is None:
+        if opened is None or isinstance(opened, str):
             opened = Image.open(io.BytesIO(png))
             opened.load()
         if opened.mode == "RGB":
@@ -90,7 +107,18 @@ def _decode(png: bytes) -> Raster:
         raise ValueError(f"not a readable image: {exc}") from exc
     rgb = np.asarray(rgb_image, dtype=np.uint8)
     rgb.setflags(write=False)
-    return Raster(rgb=rgb, image=rgb_image)
+    return Raster(rgb=rgb, pillow=rgb_image)
+
+
+def _on_white(pixels: np.ndarray) -> np.ndarray | None:
+    """RGB of decoded PNG pixels when no compositing is needed (RGB, or RGBA fully opaque); None
+    otherwise (Pillow composites those, as for every other image)."""
+    channels = pixels.shape[2]
+    if channels == 3:
+        return pixels
+    if channels == 4 and bool((pixels[:, :, 3] == 255).all()):
+        return pixels[:, :, :3]
+    return None
 
 
 def clamp_box(box: Box, width: int, height: int) -> IntBox | None:

@@ -1,0 +1,128 @@
+"""The PNG files the renderers write (rows filtered "Up"), and the host's fast read of them."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sandbox import outcome, pngcodec
+from sandbox.wire import JobResult
+
+
+def _pixels(channels: int, seed: int = 0) -> np.ndarray:
+    """A small drawing: flat areas, a gradient, and noise (every filter byte value occurs)."""
+    rng = np.random.default_rng(seed)
+    pixels = np.full((37, 53, channels), 255, dtype=np.uint8)
+    pixels[5:20, 10:30] = 40
+    pixels[:, 30:] = np.arange(23, dtype=np.uint8)[None, :, None] * 11
+    pixels[25:] = rng.integers(0, 256, size=(12, 53, channels), dtype=np.uint8)
+    return pixels
+
+
+def _read(png: bytes) -> np.ndarray | str | None:
+    parsed = pngcodec.structure(png)
+    assert not isinstance(parsed, str), parsed
+    return pngcodec.unfilter(*parsed)
+
+
+@pytest.mark.parametrize(("channels", "mode"), [(1, "L"), (2, "LA"), (3, "RGB"), (4, "RGBA")])
+def test_written_pixels_read_back_exactly_by_pillow_and_by_unfilter(
+    channels: int, mode: str
+) -> None:
+    pixels = _pixels(channels)
+    png = pngcodec.encode(pixels)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == mode
+        assert np.array_equal(np.asarray(image).reshape(pixels.shape), pixels)
+    back = _read(png)
+    assert isinstance(back, np.ndarray)
+    assert np.array_equal(back, pixels)
+
+
+def test_same_pixels_same_bytes_and_the_dpi_is_recorded() -> None:
+    pixels = _pixels(4)
+    png = pngcodec.encode(pixels, dpi=150)
+    assert png == pngcodec.encode(pixels.copy(), dpi=150)
+    with Image.open(io.BytesIO(png)) as image:
+        assert round(image.info["dpi"][0]) == 150
+    assert b"pHYs" not in pngcodec.encode(pixels)
+
+
+def test_other_pngs_are_left_to_pillow() -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(_pixels(3)).save(buffer, format="PNG")  # Pillow picks filters per row
+    pillow = _read(buffer.getvalue())
+    assert pillow is None or np.array_equal(pillow, _pixels(3))
+    buffer = io.BytesIO()
+    Image.fromarray(_pixels(3)).convert("P").save(buffer, format="PNG")
+    assert _read(buffer.getvalue()) is None
+
+
+def test_a_wrong_amount_of_image_data_is_named() -> None:
+    png = pngcodec.encode(_pixels(3))
+    header, idat = pngcodec.structure(png)  # type: ignore[misc]
+    short = zlib.compress(zlib.decompress(idat)[:-7])
+    problem = pngcodec.unfilter(header, short)
+    assert isinstance(problem, str) and "header promises" in problem
+    problem = pngcodec.unfilter(header, b"not zlib")
+    assert isinstance(problem, str) and "does not inflate" in problem
+
+
+def test_unknown_filter_bytes_are_not_guessed() -> None:
+    pixels = _pixels(3)
+    png = pngcodec.encode(pixels)
+    header, idat = pngcodec.structure(png)  # type: ignore[misc]
+    raw = bytearray(zlib.decompress(idat))
+    raw[header.row_bytes * 3] = 9  # row 3's filter byte: no such filter
+    assert pngcodec.unfilter(header, zlib.compress(bytes(raw))) is None
+
+
+def test_bad_pixels_are_refused() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        pngcodec.encode(np.zeros((4, 4, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        pngcodec.encode(np.zeros((4, 4, 5), dtype=np.uint8))
+
+
+def _result(png: bytes, box: list[float]) -> bytes:
+    width, height = Image.open(io.BytesIO(png)).size
+    manifest = {
+        "width": width,
+        "height": height,
+        "elements": [{"id": "e0", "role": "title", "text": "Sales", "box": box}],
+    }
+    return JobResult(png=png, manifest=manifest, engine="test").to_json().encode()
+
+
+def test_accept_reads_these_pngs_once_and_still_catches_a_forged_manifest() -> None:
+    pixels = _pixels(4)
+    png = pngcodec.encode(pixels)
+    inked = outcome.accept(_result(png, [25, 0, 45, 30]))  # gradient and flat: has ink
+    assert inked.ok
+    decoded = outcome.recent_decode(png)
+    assert isinstance(decoded, np.ndarray) and np.array_equal(decoded, pixels)
+    assert not decoded.flags.writeable
+    forged = outcome.accept(_result(png, [12, 7, 28, 18]))  # inside the flat square
+    assert not forged.ok and forged.failure is not None
+    assert "'Sales' is listed where the image is blank" in forged.failure["message"]
+
+
+def test_accept_names_a_broken_png_of_this_kind() -> None:
+    png = pngcodec.encode(_pixels(3))
+    header, idat = pngcodec.structure(png)  # type: ignore[misc]
+    body = zlib.compress(zlib.decompress(idat)[:-1])
+    broken = png.replace(
+        png[png.index(b"IDAT") - 4 : png.index(b"IEND") - 4],
+        len(body).to_bytes(4, "big")
+        + b"IDAT"
+        + body
+        + zlib.crc32(b"IDAT" + body).to_bytes(4, "big"),
+    )
+    result = outcome.accept(_result(broken, [0, 0, 10, 10]))
+    assert result.failure is not None
+    assert "broken" in result.failure["message"]
+    assert f"the header promises {header.row_bytes * header.height}" in result.failure["message"]
