@@ -1,6 +1,9 @@
 """Frames between the pool (host) and its workers: a 4-byte big-endian length, then UTF-8 JSON.
 
-Reads take a deadline, so a hung or dead worker is noticed instead of waited on forever.
+A frame may carry bytes beside its JSON (a job's result, already JSON itself, ~1.4x its PNG):
+the JSON then says how many (`ATTACHMENT`) and they follow it as they are, instead of being
+escaped into the JSON on one side and unescaped on the other.  Reads take a deadline, so a hung
+or dead worker is noticed instead of waited on forever.
 """
 
 from __future__ import annotations
@@ -12,19 +15,24 @@ import time
 from typing import Any
 
 MAX_FRAME = 512 * 1024 * 1024
+ATTACHMENT = "attachment"
+"""The key under which a frame's bytes arrive (in the JSON: their length)."""
 
 
 class ChannelClosed(Exception):
     """The other end went away (or sent garbage, or missed the deadline)."""
 
 
-def write_frame(fd: int, payload: dict[str, Any]) -> None:
+def write_frame(fd: int, payload: dict[str, Any], attachment: bytes | None = None) -> None:
+    if attachment is not None:
+        payload = {**payload, ATTACHMENT: len(attachment)}
     data = json.dumps(payload).encode("utf-8")
-    view = memoryview(len(data).to_bytes(4, "big") + data)
     try:
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        for part in (len(data).to_bytes(4, "big") + data, attachment or b""):
+            view = memoryview(part)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
     except (BrokenPipeError, OSError) as exc:
         raise ChannelClosed(f"write failed: {exc}") from exc
 
@@ -61,4 +69,9 @@ def read_frame(fd: int, deadline: float | None = None) -> dict[str, Any]:
         raise ChannelClosed(f"unreadable frame: {exc}") from exc
     if not isinstance(payload, dict):
         raise ChannelClosed("frame is not a JSON object")
+    if ATTACHMENT in payload:
+        length = payload[ATTACHMENT]
+        if not isinstance(length, int) or not 0 <= length <= MAX_FRAME:
+            raise ChannelClosed(f"attachment of {length!r} bytes")
+        payload[ATTACHMENT] = _read_exact(fd, length, deadline)
     return payload

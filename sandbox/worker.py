@@ -410,7 +410,7 @@ class Worker:
                 return
             reply = self.serve(frame)
             try:
-                write_frame(self.proto_out, reply)
+                write_frame(self.proto_out, reply, reply.pop("result", None))
             except ChannelClosed:
                 return
             self.reap_zombies()  # the job's teardown overlaps with the host reading the reply
@@ -428,7 +428,9 @@ class Worker:
             return {
                 "result": JobResult.failed(
                     "error", f"renderer {job.renderer} cannot be loaded: {renderer.error}"
-                ).to_json()
+                )
+                .to_json()
+                .encode("utf-8")
             }
         relaxed = [n for n in renderer.profile.relaxed() if n in self.require]
         if relaxed:
@@ -655,7 +657,7 @@ class Worker:
             reply["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 4)
             reply["maxrss_kb"] = usage.ru_maxrss
         if not timed_out and not exceeded and reply["exit_code"] == 0 and complete():
-            reply["result"] = result[: -len(RESULT_END)].decode("utf-8", "replace")
+            reply["result"] = bytes(result[: -len(RESULT_END)])
         return reply
 
     @staticmethod
