@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -49,35 +48,6 @@ MAX_SLOTS = 64
 HANDSHAKE_TIMEOUT_S = 120.0
 REPLY_GRACE_S = 15.0
 _pool_numbers = itertools.count()
-
-
-class Sweeper:
-    """Removes finished jobs' work dirs on a thread of its own, off the job's clock.
-
-    Right after a job the kernel is still tearing down its namespaces and the tmpfs mounted on
-    its output dir: removing the dir then takes ~3 ms, a moment later 0.3 ms.  Whatever is
-    left when the pool closes goes with the pool's base dir."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Path] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def remove(self, path: Path) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="cocogen-sweeper", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(path)
-
-    def _run(self) -> None:
-        while True:
-            shutil.rmtree(self._queue.get(), ignore_errors=True)
-
-
-_sweeper = Sweeper()
 
 
 class WorkerLost(Exception):
@@ -249,11 +219,12 @@ class WorkerPool:
         except WorkerLost as exc:
             keep = False
             reply = {"lost": str(exc)}
+            shutil.rmtree(workdir, ignore_errors=True)
         finally:
             # The worker is free once it has answered: another job can start on it while this
-            # thread checks the result (what the job left in its dir is in the reply).
+            # thread checks the result.  It removes the job's dir itself, once the job's processes
+            # are gone and before it takes another job.
             self._release(worker, keep)
-            _sweeper.remove(workdir)
         result = self._interpret(reply, job)
         result.timings["sandbox_total_s"] = round(time.perf_counter() - started, 4)
         return result

@@ -413,7 +413,11 @@ class Worker:
                 write_frame(self.proto_out, reply, reply.pop("result", None))
             except ChannelClosed:
                 return
-            self.reap_zombies()  # the job's teardown overlaps with the host reading the reply
+            # The job's teardown overlaps with the host reading the reply.  Its dir is removed
+            # once its processes are gone: before, the kernel may still be taking down the job's
+            # namespaces and the tmpfs mounted on that dir (removing it then takes ~3 ms).
+            self.reap_zombies()
+            _remove(Path(frame["workdir"]))
             # Warm-ups put off for the first job happen now, while the host reads the reply.
             for renderer in list(self.renderers.values()):
                 if renderer.preloaded and not renderer.warmed:
@@ -689,7 +693,10 @@ def _child(
     plan: Plan,
     cache_dir: Path,
     pipes: list[tuple[int, int]],
+    warmed: tuple[int, ...] = (),
 ) -> None:  # pragma: no cover - runs in the forked child
+    """Run one job in this forked child (or spare, which hands on the descriptors its warm-up
+    opened for the job, `warmed`): jail, render, write the result, exit."""
     code = 70
     try:
         out_dir, inputs_dir = workdir / "out", workdir / "inputs"
@@ -697,7 +704,7 @@ def _child(
         for read_end, _ in pipes:
             os.close(read_end)
         keep_fds = getattr(renderer.module, "keep_fds", None)
-        keep = tuple(keep_fds()) if callable(keep_fds) else ()
+        keep = (*(keep_fds() if callable(keep_fds) else ()), *warmed)
         result_fd = jail.redirect_stdio(pipes[1][1], pipes[2][1], pipes[0][1], keep)
         entered = time.perf_counter()
         prepare = getattr(renderer.module, "prepare", None)
@@ -751,10 +758,18 @@ def _spare(
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(worker.proto_in)
         os.close(worker.proto_out)
+        # Descriptors 0-3 become the job's stdio and result pipe (jail.redirect_stdio): taken
+        # now, so that nothing the warm-up opens and hands on to the job lands on them.
+        while (placeholder := os.open(os.devnull, os.O_RDONLY)) < 4:
+            pass
+        os.close(placeholder)
         try:
-            renderer.module.warm_spare()
+            kept = tuple(renderer.module.warm_spare() or ())
         except Exception:  # noqa: BLE001 - a failed warm-up only costs speed
+            # Never ready: the worker discards this spare and forks the job afresh.
             _log(f"warm_spare of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
+            code = 0
+            return
         os.write(pipes[0][1], SPARE_READY)
         try:
             frame = read_frame(control)
@@ -764,7 +779,7 @@ def _spare(
         os.close(control)
         job = Job.from_json(frame["job"])
         plan = worker.plan_for(renderer)
-        _child(job, Path(frame["workdir"]), renderer, plan, worker.cache_dir, pipes)
+        _child(job, Path(frame["workdir"]), renderer, plan, worker.cache_dir, pipes, kept)
     finally:
         os._exit(code)
 

@@ -89,6 +89,30 @@ def test_a_job_in_a_spare_gets_every_layer(cache_dir: Path) -> None:
     assert read.failure is not None and "passwd" in read.failure["message"]
 
 
+OPEN_FILES = DRAW + (
+    "import fcntl, os, stat\n"
+    "kept = []\n"
+    "for fd in range(4, 64):\n"
+    "    try:\n"
+    "        mode, flags = os.fstat(fd).st_mode, fcntl.fcntl(fd, fcntl.F_GETFL)\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    kept.append(f'{stat.S_ISREG(mode)}:{flags & os.O_ACCMODE == os.O_RDONLY}')\n"
+    "ax.set_title(' '.join(kept) or 'none')\n"
+)
+
+
+def test_a_spare_hands_its_job_only_the_read_only_fonts_it_opened(cache_dir: Path) -> None:
+    with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
+        fresh, spared = run(eager, OPEN_FILES), run(eager, OPEN_FILES)
+    assert "sandbox_spare_wait_s" in spared.timings
+    # A freshly forked job has nothing open besides stdio and its result pipe; a job in a spare
+    # has the fonts the warm-up opened (regular files, read-only), and nothing else.
+    assert title_of(fresh) == "none"
+    kept = title_of(spared).split()
+    assert kept and set(kept) == {"True:True"}
+
+
 def test_spares_are_dropped_for_another_renderer_and_die_with_the_worker(
     tmp_path: Path, cache_dir: Path
 ) -> None:
