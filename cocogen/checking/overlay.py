@@ -9,6 +9,7 @@ deterministic — same inputs, same bytes — so overlays can be cached and comp
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from cocogen.checking.raster import decode
@@ -90,12 +91,19 @@ def _text_size(
     return int(right - min(left, 0)) + 6, int(bottom - min(top, 0)) + 4
 
 
+@functools.cache
+def _dim_table() -> list[int]:
+    """Each channel value moved `_DIM` of the way to white, as `Image.blend` with white does
+    (truncated), in one table lookup: half the time of blending with a white image."""
+    return [int(v + _DIM * (255 - v)) for v in range(256)] * 3
+
+
 def draw_overlay(png: bytes, manifest: LayoutManifest, findings: list[Finding]) -> bytes:
     """The render with element boxes (thin) and finding boxes (thick, labelled) drawn on it."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import ImageDraw, ImageFont
 
     base = decode(png).image  # shared with the checker: not drawn on
-    image = Image.blend(base, Image.new("RGB", base.size, (255, 255, 255)), _DIM)
+    image = base.point(_dim_table())
     width, height = image.size
     draw = ImageDraw.Draw(image)
 

@@ -66,3 +66,32 @@ def test_other_modes_are_written_as_rgba() -> None:
     with Image.open(io.BytesIO(encode_png(palette))) as back:
         assert back.mode == "RGBA"
         assert np.array_equal(np.asarray(back), np.asarray(palette.convert("RGBA")))
+
+
+@pytest.mark.parametrize(
+    "box", [(10, 5, 20, 15), (0, 0, 7, 4), (30, 18, 37, 23), (0, 0, 37, 23), (3, 0, 4, 23)]
+)
+def test_ring_colour_is_the_median_of_the_band_around_the_box(box: tuple[int, ...]) -> None:
+    from cocogen.checking.raster import ring_color
+
+    raster = decode(encode_png(gradient("RGB")))
+    x0, y0, x1, y1 = box
+    rgb = raster.rgb.astype(np.float64)
+    outer = (slice(max(0, y0 - 2), y1 + 2), slice(max(0, x0 - 2), x1 + 2))
+    mask = np.zeros(rgb.shape[:2], dtype=bool)
+    mask[outer] = True
+    mask[y0:y1, x0:x1] = False
+    band = rgb[mask]
+    if band.size == 0:  # the box is the whole image: its own border
+        inner = rgb[y0:y1, x0:x1]
+        band = np.concatenate([inner[0], inner[-1], inner[:, 0], inner[:, -1]])
+    assert np.array_equal(ring_color(raster, box), np.median(band, axis=0))
+
+
+def test_a_pngcodec_render_is_read_without_pillow_and_composited_like_one() -> None:
+    opaque = gradient("RGBA")
+    opaque.putalpha(255)
+    png = encode_png(opaque)  # rows filtered "Up": read back with numpy
+    raster = decode(png)
+    assert np.array_equal(raster.rgb, np.asarray(opaque.convert("RGB")))
+    assert np.array_equal(np.asarray(raster.image), raster.rgb)
