@@ -214,7 +214,7 @@ _recent: Recent[Any] = Recent(count=8, max_bytes=64 << 20)
 def recent_decode(png: bytes) -> Any:
     """The pixels the cross-check decoded from these bytes while they are among the last few
     (the host's checker reads the same pixels next; decoding them again costs as much): an
-    H×W×C uint8 array for the PNGs `sandbox.pngcodec` writes, a Pillow image for others.
+    H×W×C uint8 array for the PNGs `sandbox.pngcodec` reads, a Pillow image for others.
     Treat it as read-only: it is shared."""
     return _recent.get(png)
 
@@ -248,8 +248,9 @@ def _verdict(result: JobResult, blank: list[dict[str, Any]]) -> JobResult:
 def accept(text: str | bytes) -> JobResult:
     """parse + validate + crosscheck: the one way a child's result becomes the host's.
 
-    A PNG that `sandbox.pngcodec` wrote (every renderer of ours that can) is inflated once and
-    its rows undone with numpy, which serves both checks.  Any other PNG is checked twice over:
+    A PNG `sandbox.pngcodec` can read (matplotlib's, written by it; Vega-Lite's, from
+    vl-convert) is inflated once and its rows undone with numpy, which serves both checks.  Any
+    other PNG (cairosvg's, Chromium's, Graphviz's) is checked twice over:
     validate inflates it, the cross-check decodes it with Pillow; both release the GIL, so for an
     image of the size its manifest states they run side by side; validate's verdict comes first
     either way.

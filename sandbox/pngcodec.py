@@ -9,8 +9,10 @@ chart), are written in 3.8 ms and read in 1.8 ms: one inflate, then each row is 
 filtered bytes and the row above.  The files are ordinary PNGs that any viewer reads.
 
 `structure` walks any PNG's chunks (signature, CRCs, IHDR, IDAT, IEND).  `unfilter` reads the
-pixels of the PNGs `encode` writes (8-bit, not interlaced, rows filtered "None" or "Up") and
-returns None for every other kind, which is left to Pillow.  Only the standard library is needed
+pixels of 8-bit, non-interlaced PNGs whose rows are filtered "None", "Sub" or "Up": those
+`encode` writes, and those vl-convert writes for Vega-Lite (every row "Sub", each byte minus the
+one a pixel to its left: one running sum along the rows).  It returns None for every other kind,
+which is left to Pillow.  Only the standard library is needed
 to import this module; numpy is imported by the functions that use it.
 """
 
@@ -29,7 +31,7 @@ CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 """Samples per pixel of each PNG colour type."""
 COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
 """The colour type `encode` writes for a given number of channels (grey, grey+alpha, RGB, RGBA)."""
-FILTER_NONE, FILTER_UP = 0, 2
+FILTER_NONE, FILTER_SUB, FILTER_UP = 0, 1, 2
 MAX_UNFILTERED_BYTES = 256 << 20
 """Larger images (a 8192x8192 RGBA) are left to Pillow, whose decompression-bomb checks apply."""
 METRES_PER_INCH = 0.0254
@@ -123,9 +125,10 @@ def encode(pixels: np.ndarray, level: int = 3, dpi: float | None = None) -> byte
 
 
 def unfilter(header: Header, idat: bytes) -> np.ndarray | str | None:
-    """The pixels (H×W×C uint8) of a PNG whose rows are filtered "None" or "Up"; a description
-    of the problem when its data does not inflate to the size its header promises; None when
-    it is another kind of PNG (other filters, depths, palette, interlaced, very large)."""
+    """The pixels (H×W×C uint8) of a PNG whose rows are filtered "None", "Sub" or "Up"; a
+    description of the problem when its data does not inflate to the size its header promises;
+    None when it is another kind of PNG (other filters, depths, palette, interlaced, very
+    large)."""
     import numpy as np
 
     if header.depth != 8 or header.colour == 3 or header.interlace:
@@ -141,9 +144,19 @@ def unfilter(header: Header, idat: bytes) -> np.ndarray | str | None:
         return f"image data holds {len(raw)} bytes, the header promises {size}"
     rows = np.frombuffer(bytearray(raw), dtype=np.uint8).reshape(header.height, -1)
     filters = rows[:, 0]
-    if not np.all((filters == FILTER_NONE) | (filters == FILTER_UP)):
-        return None
+    if not np.all(filters <= FILTER_UP):
+        return None  # "Average" or "Paeth" rows: Pillow's
+    pixels = rows[:, 1:].reshape(header.height, header.width, header.channels)
+    # "Sub" rows depend on nothing above them: undone first, all at once.
+    sub = np.flatnonzero(filters == FILTER_SUB)
+    if len(sub) == header.height:
+        np.add.accumulate(pixels, axis=1, out=pixels)
+    elif len(sub):
+        block = pixels[sub]
+        np.add.accumulate(block, axis=1, out=block)
+        pixels[sub] = block
+    # "Up" rows in order: each adds the row above, final by then.
     samples = rows[:, 1:]
     for y in np.flatnonzero(filters[1:] == FILTER_UP) + 1:
         np.add(samples[y], samples[y - 1], out=samples[y])
-    return samples.reshape(header.height, header.width, header.channels)
+    return pixels

@@ -52,6 +52,46 @@ def test_same_pixels_same_bytes_and_the_dpi_is_recorded() -> None:
     assert b"pHYs" not in pngcodec.encode(pixels)
 
 
+def _filtered_png(pixels: np.ndarray, filters: list[int]) -> bytes:
+    """`pixels` as a PNG whose row y is filtered by filters[y] (0 None, 1 Sub, 2 Up)."""
+    height, width, channels = pixels.shape
+    flat = pixels.reshape(height, -1).astype(np.int16)
+    rows = []
+    for y, kind in enumerate(filters):
+        row = flat[y]
+        if kind == 1:
+            row = row - np.concatenate([np.zeros(channels, np.int16), flat[y][:-channels]])
+        elif kind == 2:
+            row = row - (flat[y - 1] if y else 0)
+        rows.append(bytes([kind]) + (row % 256).astype(np.uint8).tobytes())
+    colour = pngcodec.COLOUR_TYPES[channels]
+    header = pngcodec.struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return (
+        pngcodec.SIGNATURE
+        + pngcodec._chunk(b"IHDR", header)
+        + pngcodec._chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + pngcodec._chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_rows_filtered_none_sub_or_up_in_any_mix_read_back_as_pillow_reads_them(
+    channels: int,
+) -> None:
+    pixels = _pixels(channels, seed=3)
+    mixes = [
+        [1] * len(pixels),  # every row "Sub", as vl-convert writes them
+        list(np.random.default_rng(5).integers(0, 3, len(pixels))),
+    ]
+    for filters in mixes:
+        png = _filtered_png(pixels, [int(f) for f in filters])
+        with Image.open(io.BytesIO(png)) as image:
+            assert np.array_equal(np.asarray(image), pixels)
+        back = _read(png)
+        assert isinstance(back, np.ndarray)
+        assert np.array_equal(back, pixels)
+
+
 def test_other_pngs_are_left_to_pillow() -> None:
     buffer = io.BytesIO()
     Image.fromarray(_pixels(3)).save(buffer, format="PNG")  # Pillow picks filters per row
@@ -72,12 +112,13 @@ def test_a_wrong_amount_of_image_data_is_named() -> None:
     assert isinstance(problem, str) and "does not inflate" in problem
 
 
-def test_unknown_filter_bytes_are_not_guessed() -> None:
+@pytest.mark.parametrize("kind", [3, 4, 9])  # "Average", "Paeth", no such filter
+def test_other_filters_are_left_to_pillow(kind: int) -> None:
     pixels = _pixels(3)
     png = pngcodec.encode(pixels)
     header, idat = pngcodec.structure(png)  # type: ignore[misc]
     raw = bytearray(zlib.decompress(idat))
-    raw[header.row_bytes * 3] = 9  # row 3's filter byte: no such filter
+    raw[header.row_bytes * 3] = kind  # row 3's filter byte
     assert pngcodec.unfilter(header, zlib.compress(bytes(raw))) is None
 
 
