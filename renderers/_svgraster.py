@@ -10,8 +10,10 @@ is not painted (clip paths, `display:none`, hidden, patterns and masks drawn off
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any
 
 from renderers._fonts import CairoFallback, first_family
 from renderers._svgsafe import Resources, fetcher
+from sandbox import pngcodec
 
 TEXT_TAGS = ("text", "tspan", "textPath", "a")
 SHAPE_TAGS = ("rect", "circle", "ellipse", "line", "polyline", "polygon", "path")
@@ -296,6 +299,45 @@ class Raster:
     notes: list[str]
 
 
+@functools.cache
+def _codec_surface() -> type[Any]:
+    """cairosvg's PNG surface with its PNG written by `sandbox.pngcodec` instead of cairo's
+    libpng writer, whose row filters cost the host a full Pillow decode to read back."""
+    from cairosvg.surface import PNGSurface, Surface
+
+    class CodecPNGSurface(PNGSurface):
+        def finish(self) -> None:
+            if self.output is not None:
+                self.output.write(surface_png(self.cairo))
+            Surface.finish(self)
+
+    return CodecPNGSurface
+
+
+def surface_png(surface: Any) -> bytes:
+    """A cairo ARGB32 image surface as the PNG cairo's `write_to_png` would hold: RGB when
+    every pixel is opaque, else RGBA with the colours un-premultiplied as cairo does."""
+    import numpy as np
+
+    surface.flush()
+    width, height, stride = surface.get_width(), surface.get_height(), surface.get_stride()
+    words = np.frombuffer(surface.get_data(), dtype=np.uint8).reshape(height, stride)
+    argb = words[:, : width * 4].reshape(height, width, 4)
+    # Native-endian 32-bit ARGB: B, G, R, A in memory on little-endian machines.
+    order = [2, 1, 0, 3] if sys.byteorder == "little" else [1, 2, 3, 0]
+    alpha = argb[:, :, order[3]]
+    if bool((alpha == 255).all()):
+        return pngcodec.encode(argb[:, :, order[:3]])
+    rgba = np.zeros((height, width, 4), dtype=np.uint8)
+    seen = alpha > 0
+    a = alpha[seen].astype(np.uint32)
+    for channel in range(3):
+        premultiplied = argb[:, :, order[channel]][seen].astype(np.uint32)
+        rgba[:, :, channel][seen] = (premultiplied * 255 + a // 2) // a
+    rgba[:, :, 3] = alpha
+    return pngcodec.encode(rgba)
+
+
 def rasterise(
     svg: bytes,
     size: tuple[int, int],
@@ -303,12 +345,10 @@ def rasterise(
     background: str | None = "white",
 ) -> Raster:
     """Draw `svg` (already checked by `_svgsafe`) at `size` px; items in the PNG's pixels."""
-    from cairosvg.surface import PNGSurface
-
     capture = Capture()
     buffer = io.BytesIO()
     with capturing(capture):
-        PNGSurface.convert(
+        _codec_surface().convert(
             bytestring=svg,
             write_to=buffer,
             dpi=96,

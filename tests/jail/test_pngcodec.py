@@ -167,3 +167,28 @@ def test_accept_names_a_broken_png_of_this_kind() -> None:
     assert result.failure is not None
     assert "broken" in result.failure["message"]
     assert f"the header promises {header.row_bytes * header.height}" in result.failure["message"]
+
+
+@pytest.mark.parametrize("opaque", [True, False])
+def test_svg_surfaces_hold_the_pixels_cairo_would_have_written(opaque: bool) -> None:
+    cairo = pytest.importorskip("cairocffi")
+    from renderers._svgraster import surface_png
+
+    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, 97, 61)
+    context = cairo.Context(surface)
+    if opaque:
+        context.set_source_rgb(1, 1, 1)
+        context.paint()
+    context.set_source_rgba(0.2, 0.4, 0.9, 0.6)
+    context.rectangle(10, 10, 60, 40)
+    context.fill()
+    context.set_source_rgba(0.1, 0.7, 0.1, 0.3)
+    context.arc(60, 30, 25, 0, 6.3)
+    context.fill()
+    theirs = io.BytesIO()
+    surface.write_to_png(theirs)
+    ours = surface_png(surface)
+    with Image.open(theirs) as expected, Image.open(io.BytesIO(ours)) as got:
+        assert got.mode == expected.mode == ("RGB" if opaque else "RGBA")
+        assert np.array_equal(np.asarray(got), np.asarray(expected))
+    assert isinstance(_read(ours), np.ndarray)
