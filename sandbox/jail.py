@@ -112,8 +112,15 @@ def redirect_stdio(
 
 
 def _write(path: str, text: str) -> None:
-    with open(path, "w", encoding="ascii") as fh:
-        fh.write(text)
+    # One write(2), as the id-map files want; and Python's buffered text files cost 0.25 ms
+    # each to open here, a third of the jail's time.
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        data = text.encode("ascii")
+        if os.write(fd, data) != len(data):
+            raise OSError(f"short write to {path}")
+    finally:
+        os.close(fd)
 
 
 def _namespaces(scratch_dir: str, scratch_mb: int) -> None:
