@@ -26,9 +26,9 @@ def kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def kill_orphans(rounds: int = 20, keep: int | None = None) -> None:
+def kill_orphans(rounds: int = 20, keep: frozenset[int] | set[int] = frozenset()) -> None:
     """Orphans of a job were re-parented to us (subreaper): kill until none are left (all our
-    children but `keep`)."""
+    children but those in `keep`)."""
     me = os.getpid()
     for _ in range(rounds):
         found = False
@@ -41,7 +41,7 @@ def kill_orphans(rounds: int = 20, keep: int | None = None) -> None:
             except OSError:
                 continue
             fields = stat[stat.rfind(b")") + 2 :].split()
-            if len(fields) > 1 and int(fields[1]) == me and int(name) != keep:
+            if len(fields) > 1 and int(fields[1]) == me and int(name) not in keep:
                 found = True
                 try:
                     os.kill(int(name), signal.SIGKILL)

@@ -63,6 +63,11 @@ RESULT_END = b"\n\x00cocogen-result-end\x00"
 SPARE_READY = b"\x01"
 SPARE_WAIT_S = 2.0
 """How long a job waits for a spare still warming up before a fresh child is forked instead."""
+SPARES_AHEAD = 2
+"""Spares kept forked ahead: the one for the next job, and the one after it.  Each job still
+costs one fork and warm-up; the second spare starts one job earlier, so a short job after a
+long one finds its spare ready (41 gallery charts, one worker: 0.2 ms of waiting a chart
+against 3.2 ms with one spare ahead), for one more idle spare's own pages (32 MiB)."""
 
 
 @dataclass
@@ -145,7 +150,8 @@ class Worker:
         self.read_paths: tuple[str, ...] = ()
         self.jobs = 0
         self.zombies: list[int] = []
-        self.spare: Spare | None = None
+        self.spares: list[Spare] = []
+        """Oldest first: the next job's is `spares[0]`."""
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -398,7 +404,7 @@ class Worker:
         try:
             self._loop()
         finally:
-            self.drop_spare()
+            self.drop_spares()
 
     def _loop(self) -> None:
         while True:
@@ -475,8 +481,9 @@ class Worker:
         else:
             pid, pidfd, fds = self._fork_job(job, workdir, renderer, plan)
         if want_spare and callable(getattr(renderer.module, "warm_spare", None)):
-            # Forked now, it warms up on another core while this job runs.
-            self.fork_spare(job.renderer, renderer)
+            # Forked now, they warm up on another core while this job runs.
+            while len(self.spares) < SPARES_AHEAD:
+                self.fork_spare(job.renderer, renderer)
         reply = self._supervise(pid, pidfd, job, fds, plan)
         if spare is not None:
             reply["spare_wait_s"] = round(waited, 4)
@@ -504,7 +511,6 @@ class Worker:
         Python object writes its refcount), ~20 ms for a simple chart; the spare pays that while
         the worker is busy with another job, on another core.  It is our own code, outside the
         jail; it enters the jail only once its job arrives, exactly as a freshly forked child."""
-        self.drop_spare()
         pipes = [os.pipe() for _ in range(3)]
         control_read, control_write = os.pipe()
         sys.stdout.flush()
@@ -516,18 +522,17 @@ class Worker:
         os.close(control_read)
         for _, write_end in pipes:
             os.close(write_end)
-        self.spare = Spare(
-            entry, pid, os.pidfd_open(pid), control_write, [read_end for read_end, _ in pipes]
-        )
+        reads = [read_end for read_end, _ in pipes]
+        self.spares.append(Spare(entry, pid, os.pidfd_open(pid), control_write, reads))
 
     def _take_spare(self, entry: str) -> Spare | None:
-        """The spare, once it says it is warm, if it was forked for this renderer."""
-        spare, self.spare = self.spare, None
-        if spare is None:
+        """The oldest spare, once it says it is warm, if the spares were forked for this
+        renderer (all of them are dropped otherwise)."""
+        if self.spares and self.spares[0].entry != entry:
+            self.drop_spares()
+        if not self.spares:
             return None
-        if spare.entry != entry:
-            self._discard(spare)
-            return None
+        spare = self.spares.pop(0)
         ready, _, _ = select.select([spare.fds[0]], [], [], SPARE_WAIT_S)
         try:
             marker = os.read(spare.fds[0], len(SPARE_READY)) if ready else b""
@@ -549,9 +554,9 @@ class Worker:
         spare.control = -1
         return True
 
-    def drop_spare(self) -> None:
-        spare, self.spare = self.spare, None
-        if spare is not None:
+    def drop_spares(self) -> None:
+        spares, self.spares = self.spares, []
+        for spare in spares:
             self._discard(spare)
 
     def _discard(self, spare: Spare) -> None:
@@ -682,7 +687,7 @@ class Worker:
         if self.could_fork(plan):
             if plan.uid is not None:
                 reaping.kill_uid(plan.uid)
-            reaping.kill_orphans(keep=self.spare.pid if self.spare else None)
+            reaping.kill_orphans(keep={spare.pid for spare in self.spares})
         reaping.reap()
 
 
@@ -758,6 +763,10 @@ def _spare(
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(worker.proto_in)
         os.close(worker.proto_out)
+        for older in worker.spares:  # the worker's ends of the spares forked before this one
+            for fd in (older.pidfd, older.control, *older.fds):
+                if fd >= 0:
+                    os.close(fd)
         # Descriptors 0-3 become the job's stdio and result pipe (jail.redirect_stdio): taken
         # now, so that nothing the warm-up opens and hands on to the job lands on them.
         while (placeholder := os.open(os.devnull, os.O_RDONLY)) < 4:
