@@ -219,12 +219,13 @@ class WorkerPool:
         except WorkerLost as exc:
             keep = False
             reply = {"lost": str(exc)}
-            shutil.rmtree(workdir, ignore_errors=True)
         finally:
             # The worker is free once it has answered: another job can start on it while this
             # thread checks the result.  It removes the job's dir itself, once the job's processes
-            # are gone and before it takes another job.
+            # are gone and before it takes another job; one that is stopped here does not.
             self._release(worker, keep)
+            if not keep:
+                shutil.rmtree(workdir, ignore_errors=True)
         result = self._interpret(reply, job)
         result.timings["sandbox_total_s"] = round(time.perf_counter() - started, 4)
         return result

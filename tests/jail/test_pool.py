@@ -95,6 +95,16 @@ def test_workers_are_recycled_after_max_jobs(cache_dir: Path) -> None:
         assert seen[0] != seen[2]
 
 
+def test_job_dirs_are_removed_by_kept_and_by_recycled_workers(cache_dir: Path) -> None:
+    with WorkerPool(1, max_jobs=2, cache_dir=cache_dir) as small:
+        for _ in range(5):  # the second and fourth jobs end their worker
+            assert run(small, DRAW).ok
+        deadline = time.monotonic() + 5
+        while list(small.base.glob("job-*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(small.base.glob("job-*")) == []
+
+
 def test_concurrent_jobs_get_separate_workers(pool: WorkerPool) -> None:
     results: list[JobResult] = []
     program = DRAW + "import os, time\ntime.sleep(1.5)\nax.set_title(str(os.getuid()))\n"
