@@ -72,6 +72,8 @@ def structure(data: bytes) -> tuple[Header, bytes] | str:
             return "truncated chunk"
         if zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
             return f"bad CRC in {kind.decode('latin-1')!r} chunk"
+        if (kind == b"IHDR") != (pos == len(SIGNATURE)):
+            return "IHDR is not the first chunk, or not the only one"
         if kind == b"IHDR":
             if length != 13:
                 return "bad IHDR"

@@ -102,6 +102,14 @@ def test_other_pngs_are_left_to_pillow() -> None:
     assert _read(buffer.getvalue()) is None
 
 
+def test_a_second_header_is_refused() -> None:
+    png = pngcodec.encode(_pixels(3))
+    header = png[8:33]  # the IHDR chunk, whole
+    assert pngcodec.structure(png[:33] + header + png[33:]) == (
+        "IHDR is not the first chunk, or not the only one"
+    )
+
+
 def test_a_wrong_amount_of_image_data_is_named() -> None:
     png = pngcodec.encode(_pixels(3))
     header, idat = pngcodec.structure(png)  # type: ignore[misc]
