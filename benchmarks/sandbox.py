@@ -19,14 +19,16 @@ beyond matplotlib/numpy are left out, and so are the few that fail in-process), 
 "CPU ms/chart" is the whole machine's busy CPU time (/proc/stat) over the mode's run, per chart:
 what the mode costs, where the rate says how fast it is.
 
-(a), (c) with 1 worker and (c) without layers run `--rounds` times, interleaved, and the best
-round of each is kept (this machine is shared: trust ratios within the run, not absolute times).
+(a) and the four 1-worker modes of (c) run `--rounds` times, interleaved (one round runs each
+mode once, back to back).  Each of them shows its median round, and its ratio to (a) is the
+median of the per-round ratios: this machine is shared and its speed drifts by 10-15% between
+minutes, which a round's back-to-back modes share and best-of-rounds would not cancel.
 
 A second table compares one cold render as a CLI run does it: a new Python process that creates
 the default runner (`COCOGEN_SANDBOX=subprocess` or `pool`) and renders one chart, alternated
 `--cold` times each.
 
-Run: .venv/bin/python benchmarks/sandbox.py [--charts 40] [--rounds 2] [--cold 5] [--gallery DIR]
+Run: .venv/bin/python benchmarks/sandbox.py [--charts 40] [--rounds 5] [--cold 5] [--gallery DIR]
 """
 
 from __future__ import annotations
@@ -179,8 +181,19 @@ def measure(
     }
 
 
-def best(rows: list[dict[str, float | str]]) -> dict[str, float | str]:
-    return max(rows, key=lambda row: float(row["charts_s"]))
+def median_round(rows: list[dict[str, float | str]]) -> dict[str, float | str]:
+    """The round with the median rate (of an even number, the lower middle one)."""
+    return sorted(rows, key=lambda row: float(row["charts_s"]))[(len(rows) - 1) // 2]
+
+
+def ratio(rows: list[dict[str, float | str]], base: list[dict[str, float | str]]) -> float:
+    """Median over rounds of this mode's rate over the base mode's rate in the same round
+    (a single run of either is compared with the other's median round)."""
+    if len(rows) == len(base) > 1:
+        return statistics.median(
+            float(r["charts_s"]) / float(b["charts_s"]) for r, b in zip(rows, base, strict=True)
+        )
+    return float(median_round(rows)["charts_s"]) / float(median_round(base)["charts_s"])
 
 
 def cold_runs(count: int) -> dict[str, list[float]]:
@@ -204,7 +217,7 @@ def cold_runs(count: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charts", type=int, default=40, help="gallery scripts (default 40)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cold", type=int, default=5, help="cold renders per runner kind")
     parser.add_argument("--gallery", type=Path, default=None)
     args = parser.parse_args()
@@ -256,22 +269,24 @@ def main() -> None:
     fresh: Runner = SubprocessRunner()
     rows["b"] = [measure("(b) fresh interpreter", jobs, fresh.run)]
 
-    a, b, c1 = best(rows["a"]), best(rows["b"]), best(rows["c1"])
     print(f"\nactive layers of the pool: {', '.join(layer_names)}\n")
     print("| mode | charts/s | median ms | p90 ms | CPU ms/chart | failed | vs (a) | vs (b) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for key in ("a", "b", "c1p", "c0", "c1", "c1t", "c2", "c2s"):
-        row = best(rows[key])
-        rate = float(row["charts_s"])
+        row = median_round(rows[key])
         print(
-            f"| {row['mode']} | {rate:.2f} | {float(row['median_ms']):.0f} | "
+            f"| {row['mode']} | {float(row['charts_s']):.2f} | {float(row['median_ms']):.0f} | "
             f"{float(row['p90_ms']):.0f} | {float(row['cpu_ms']):.0f} | {row['failed']} | "
-            f"{rate / float(a['charts_s']):.2f}x | {rate / float(b['charts_s']):.2f}x |"
+            f"{ratio(rows[key], rows['a']):.2f}x | {ratio(rows[key], rows['b']):.2f}x |"
         )
+    per_round = " ".join(
+        f"{float(c['charts_s']) / float(a['charts_s']):.2f}"
+        for c, a in zip(rows["c1"], rows["a"], strict=True)
+    )
     print(
-        f"\n(c) 1 worker / (a): {float(c1['charts_s']) / float(a['charts_s']):.2f}x  "
-        f"(target >= 0.9);  (c) 1 worker / (b): "
-        f"{float(c1['charts_s']) / float(b['charts_s']):.2f}x (target >= 4)"
+        f"\n(c) 1 worker / (a): {ratio(rows['c1'], rows['a']):.2f}x, the median of the rounds' "
+        f"{per_round} (target >= 0.9);  (c) 1 worker / (b): "
+        f"{ratio(rows['c1'], rows['b']):.2f}x (target >= 4)"
     )
 
     if args.cold:
