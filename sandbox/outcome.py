@@ -22,7 +22,6 @@ import math
 import signal
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from sandbox import pngcodec
@@ -248,12 +247,9 @@ def _verdict(result: JobResult, blank: list[dict[str, Any]]) -> JobResult:
 def accept(text: str | bytes) -> JobResult:
     """parse + validate + crosscheck: the one way a child's result becomes the host's.
 
-    A PNG `sandbox.pngcodec` can read (matplotlib's, written by it; Vega-Lite's, from
-    vl-convert) is inflated once and its rows undone with numpy, which serves both checks.  Any
-    other PNG (cairosvg's, Chromium's, Graphviz's) is checked twice over:
-    validate inflates it, the cross-check decodes it with Pillow; both release the GIL, so for an
-    image of the size its manifest states they run side by side; validate's verdict comes first
-    either way.
+    The image data is inflated once, for the size check; when `sandbox.pngcodec` can undo its
+    rows (every PNG our renderers write but Chromium's) the cross-check reads those pixels, and
+    the checker after it; otherwise Pillow decodes the PNG for the cross-check.
     """
     result = parse(text)
     manifest = result.manifest if isinstance(result.manifest, dict) else {}
@@ -266,40 +262,26 @@ def accept(text: str | bytes) -> JobResult:
     ):
         return crosscheck(validate(result))
     assert result.png is not None
-    pixels = _unfiltered(result.png)
-    if isinstance(pixels, str):
-        return _broken(pixels)
-    if pixels is not None:
-        checked = _check_manifest(result, size)
-        if checked.failure is not None:
-            return checked
-        pixels.setflags(write=False)
-        _recent.put(result.png, pixels, pixels.nbytes)
-        return _verdict(result, blank_in_pixels(pixels, manifest["elements"]))
-    crosschecked = _checker().submit(crosscheck, result)
-    validated = validate(result)
-    cross = crosschecked.result()
-    return validated if validated.failure is not None else cross
-
-
-def _unfiltered(png: bytes) -> np.ndarray | str | None:
-    """The pixels of a PNG `pngcodec` can read, what is wrong with it, or None (Pillow's)."""
-    if not numpy_available():
-        return None
-    parsed = pngcodec.structure(png)
+    parsed = pngcodec.structure(result.png)
     if isinstance(parsed, str):
-        return parsed
-    return pngcodec.unfilter(*parsed)
+        return _broken(parsed)
+    raw = pngcodec.inflate(*parsed)
+    if raw is None:  # interlaced or very large: counted in pieces, decoded by Pillow
+        return crosscheck(validate(result))
+    if isinstance(raw, str):
+        return _broken(raw)
+    checked = _check_manifest(result, size)
+    pixels = pngcodec.unfilter(parsed[0], raw) if numpy_available() else None
+    if checked.failure is not None or pixels is None:
+        return crosscheck(checked)
+    pixels.setflags(write=False)
+    _recent.put(result.png, pixels, pixels.nbytes)
+    return _verdict(result, blank_in_pixels(pixels, manifest["elements"]))
 
 
 @functools.cache
 def numpy_available() -> bool:
     return importlib.util.find_spec("numpy") is not None
-
-
-@functools.cache
-def _checker() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="cocogen-crosscheck")
 
 
 def crashed(

@@ -54,9 +54,7 @@ def relative_luminance(rgb: np.ndarray) -> np.ndarray:
     """WCAG 2 relative luminance (0-1) of sRGB colours given as 0-255 values (any shape ×3)."""
     import numpy as np
 
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return np.asarray(linear @ np.asarray(LUMINANCE_WEIGHTS))
+    return np.asarray(_linear(np.asarray(rgb, dtype=np.float64)) @ np.asarray(LUMINANCE_WEIGHTS))
 
 
 LUMINANCE_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -67,7 +65,14 @@ def _linear_table() -> np.ndarray:
     """Linear light of each 8-bit sRGB value, exactly as `relative_luminance` computes it."""
     import numpy as np
 
-    c = np.arange(256, dtype=np.float64) / 255.0
+    return _linear(np.arange(256, dtype=np.float64))
+
+
+def _linear(values: np.ndarray) -> np.ndarray:
+    """Linear light (0-1) of sRGB channel values given as 0-255 (WCAG 2)."""
+    import numpy as np
+
+    c = values / 255.0
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 

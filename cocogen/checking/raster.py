@@ -82,8 +82,7 @@ def _decode(png: bytes) -> Raster:
 
     opened = recent_decode(png)  # the sandbox's cross-check decoded it a moment ago
     if opened is None:
-        parsed = pngcodec.structure(png)
-        opened = pngcodec.unfilter(*parsed) if not isinstance(parsed, str) else None
+        opened = pngcodec.decode(png)
     if isinstance(opened, np.ndarray):
         rgb = _on_white(opened)
         if rgb is not None:
@@ -91,7 +90,7 @@ def _decode(png: bytes) -> Raster:
             return Raster(rgb=rgb)
         opened = Image.fromarray(np.ascontiguousarray(opened))
     try:
-        if opened is None or isinstance(opened, str):
+        if opened is None:
             opened = Image.open(io.BytesIO(png))
             opened.load()
         if opened.mode == "RGB":

@@ -23,10 +23,12 @@ def _pixels(channels: int, seed: int = 0) -> np.ndarray:
     return pixels
 
 
-def _read(png: bytes) -> np.ndarray | str | None:
+def _read(png: bytes) -> np.ndarray | None:
     parsed = pngcodec.structure(png)
     assert not isinstance(parsed, str), parsed
-    return pngcodec.unfilter(*parsed)
+    raw = pngcodec.inflate(*parsed)
+    assert isinstance(raw, bytes), raw
+    return pngcodec.unfilter(parsed[0], raw)
 
 
 @pytest.mark.parametrize(("channels", "mode"), [(1, "L"), (2, "LA"), (3, "RGB"), (4, "RGBA")])
@@ -53,17 +55,23 @@ def test_same_pixels_same_bytes_and_the_dpi_is_recorded() -> None:
 
 
 def _filtered_png(pixels: np.ndarray, filters: list[int]) -> bytes:
-    """`pixels` as a PNG whose row y is filtered by filters[y] (0 None, 1 Sub, 2 Up)."""
+    """`pixels` as a PNG whose row y is filtered by filters[y] (0 None, 1 Sub, 2 Up, 4 Paeth)."""
     height, width, channels = pixels.shape
     flat = pixels.reshape(height, -1).astype(np.int16)
     rows = []
     for y, kind in enumerate(filters):
-        row = flat[y]
-        if kind == 1:
-            row = row - np.concatenate([np.zeros(channels, np.int16), flat[y][:-channels]])
-        elif kind == 2:
-            row = row - (flat[y - 1] if y else 0)
-        rows.append(bytes([kind]) + (row % 256).astype(np.uint8).tobytes())
+        above = flat[y - 1] if y else np.zeros_like(flat[y])
+        left = np.concatenate([np.zeros(channels, np.int16), flat[y][:-channels]])
+        corner = np.concatenate([np.zeros(channels, np.int16), above[:-channels]])
+        guess = left + above - corner
+        near = [np.abs(guess - v) for v in (left, above, corner)]
+        paeth = np.where(
+            (near[0] <= near[1]) & (near[0] <= near[2]),
+            left,
+            np.where(near[1] <= near[2], above, corner),
+        )
+        predictor = {0: 0, 1: left, 2: above, 4: paeth}[kind]
+        rows.append(bytes([kind]) + ((flat[y] - predictor) % 256).astype(np.uint8).tobytes())
     colour = pngcodec.COLOUR_TYPES[channels]
     header = pngcodec.struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
     return (
@@ -114,9 +122,9 @@ def test_a_wrong_amount_of_image_data_is_named() -> None:
     png = pngcodec.encode(_pixels(3))
     header, idat = pngcodec.structure(png)  # type: ignore[misc]
     short = zlib.compress(zlib.decompress(idat)[:-7])
-    problem = pngcodec.unfilter(header, short)
+    problem = pngcodec.inflate(header, short)
     assert isinstance(problem, str) and "header promises" in problem
-    problem = pngcodec.unfilter(header, b"not zlib")
+    problem = pngcodec.inflate(header, b"not zlib")
     assert isinstance(problem, str) and "does not inflate" in problem
 
 
@@ -127,7 +135,8 @@ def test_other_filters_are_left_to_pillow(kind: int) -> None:
     header, idat = pngcodec.structure(png)  # type: ignore[misc]
     raw = bytearray(zlib.decompress(idat))
     raw[header.row_bytes * 3] = kind  # row 3's filter byte
-    assert pngcodec.unfilter(header, zlib.compress(bytes(raw))) is None
+    assert pngcodec.unfilter(header, bytes(raw)) is None
+    assert pngcodec.decode(pngcodec.encode(pixels)) is not None
 
 
 def test_bad_pixels_are_refused() -> None:
@@ -175,6 +184,20 @@ def test_accept_names_a_broken_png_of_this_kind() -> None:
     assert result.failure is not None
     assert "broken" in result.failure["message"]
     assert f"the header promises {header.row_bytes * header.height}" in result.failure["message"]
+
+
+def test_accept_leaves_rows_it_cannot_undo_to_pillow_and_still_checks_them() -> None:
+    pixels = _pixels(3, seed=9)
+    paeth = _filtered_png(pixels, [4 if y % 2 else 2 for y in range(len(pixels))])
+    with Image.open(io.BytesIO(paeth)) as image:
+        assert np.array_equal(np.asarray(image), pixels)
+    assert outcome.accept(_result(paeth, [25, 0, 45, 30])).ok
+    assert not isinstance(outcome.recent_decode(paeth), np.ndarray)  # Pillow decoded it
+    forged = outcome.accept(_result(paeth, [12, 7, 28, 18]))
+    assert (
+        forged.failure is not None
+        and "is listed where the image is blank" in (forged.failure["message"])
+    )
 
 
 @pytest.mark.parametrize("opaque", [True, False])
