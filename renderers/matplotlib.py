@@ -485,7 +485,7 @@ def warm_spare() -> tuple[int, ...]:
     then already this process's own copies when the job's clock starts.  Only the common parts
     are drawn (no mathtext, no annotation): a short job waits for its spare to be ready, and in
     a fresh fork this takes ~56 ms against ~68 ms for `warm_up`'s whole figure, for no slower
-    jobs (over 41 gallery charts, 3 ms of waiting a chart against 7 ms).
+    jobs (over 41 gallery charts with one spare ahead, 3 ms of waiting a chart against 7 ms).
     Returns the fonts the warm-up opened, for the job to keep through the jail
     (`sandbox.worker`): matplotlib drops its fonts in every forked child, and opening the
     default chain again (DejaVu, the Noto CJK faces, the last resort) costs a chart ~4 ms.  They
