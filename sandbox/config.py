@@ -5,6 +5,8 @@
 - `COCOGEN_SANDBOX_WORKERS` = number of pool workers (default: the number of cores).
 - `COCOGEN_SANDBOX_SPARES` = `auto` (default), `on` or `off`: whether a pool worker forks the next
   job's child ahead of time (`sandbox.pool.WorkerPool`'s `spares`).
+- `COCOGEN_SANDBOX_DIR` = where job work dirs are made (`sandbox.jobroot`; default `/dev/shm`
+  when it is a roomy tmpfs, else the temp dir).
 - `COCOGEN_SANDBOX_REQUIRE` = layers that must be active, e.g. `seccomp,landlock,netns`: without
   them no runner starts (`SandboxUnavailable`, one line naming the missing layers and why).
 

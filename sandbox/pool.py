@@ -27,6 +27,7 @@ from typing import Any
 
 from sandbox import outcome
 from sandbox.config import SPARE_MODES
+from sandbox.jobroot import job_root
 from sandbox.layers import (
     ALL_LAYERS,
     DESCRIPTIONS,
@@ -173,7 +174,7 @@ class WorkerPool:
         self.cache_dir = cache_dir or default_cache_dir()
         (self.cache_dir / "matplotlib").mkdir(parents=True, exist_ok=True)
         self.number = next(_pool_numbers) % 16
-        self.base = Path(tempfile.mkdtemp(prefix="cocogen-pool-"))
+        self.base = Path(tempfile.mkdtemp(prefix="cocogen-pool-", dir=job_root()))
         self.base.chmod(0o711)
         self._lock = threading.Condition()
         self._idle: list[WorkerProcess] = []
@@ -257,7 +258,9 @@ class WorkerPool:
             ),
             "process_group": LayerStatus(True, DESCRIPTIONS["process_group"]),
             "scrubbed_env": LayerStatus(True, DESCRIPTIONS["scrubbed_env"]),
-            "private_workdir": LayerStatus(True, DESCRIPTIONS["private_workdir"]),
+            "private_workdir": LayerStatus(
+                True, f"{DESCRIPTIONS['private_workdir']}, under {self.base.parent}"
+            ),
             "wall_timeout": LayerStatus(True, DESCRIPTIONS["wall_timeout"]),
             "output_caps": LayerStatus(True, DESCRIPTIONS["output_caps"]),
         }

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sandbox import outcome
+from sandbox.jobroot import job_root
 from sandbox.layers import DESCRIPTIONS
 from sandbox.wire import Job, JobResult
 
@@ -135,7 +136,7 @@ class SubprocessRunner:
     def run(self, job: Job) -> JobResult:
         started = time.perf_counter()
         (self.cache_dir / "matplotlib").mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="cocogen-job-"))
+        workdir = Path(tempfile.mkdtemp(prefix="cocogen-job-", dir=job_root()))
         try:
             result = self._run_in(workdir, job)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import textwrap
 import threading
 import time
@@ -16,7 +17,7 @@ from jail.helpers import DRAW, MPL, run, title_of
 from cocogen.errors import SandboxError
 from cocogen.rendering import make_job
 from cocogen.types import Canvas, Program, Request
-from sandbox import Job, JobResult, Limits, SubprocessRunner
+from sandbox import Job, JobResult, Limits, SubprocessRunner, jobroot
 from sandbox.config import limits_from_environment, runner_from_environment
 from sandbox.layers import ALL_LAYERS, JOB_LAYERS, SandboxUnavailable
 from sandbox.pool import WorkerPool
@@ -103,6 +104,36 @@ def test_job_dirs_are_removed_by_kept_and_by_recycled_workers(cache_dir: Path) -
         while list(small.base.glob("job-*")) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert list(small.base.glob("job-*")) == []
+
+
+def test_job_dirs_live_where_cocogen_sandbox_dir_says(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = tmp_path / "jobs"
+    chosen.mkdir()
+    monkeypatch.setenv("COCOGEN_SANDBOX_DIR", str(chosen))
+    with WorkerPool(1, cache_dir=cache_dir) as small:
+        assert small.base.parent == chosen
+        assert title_of(run(small, DRAW + "ax.set_title('here')\n")) == "here"
+    assert list(chosen.iterdir()) == []  # the pool's dir goes with the pool
+    monkeypatch.setenv("COCOGEN_SANDBOX_DIR", str(tmp_path / "missing"))
+    with pytest.raises(SandboxUnavailable, match=r"COCOGEN_SANDBOX_DIR=.*missing"):
+        WorkerPool(1, cache_dir=cache_dir)
+
+
+def test_job_dirs_go_to_a_roomy_tmpfs_else_the_temp_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COCOGEN_SANDBOX_DIR", raising=False)
+    monkeypatch.setattr(jobroot, "_tmpfs_mounts", lambda: set())
+    assert jobroot.job_root() == Path(tempfile.gettempdir())
+    shm = Path(jobroot.SHM)
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        pytest.skip(f"{shm} is not a writable directory here")
+    monkeypatch.setattr(jobroot, "_tmpfs_mounts", lambda: {jobroot.SHM})
+    free_mb = os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize >> 20
+    monkeypatch.setattr(jobroot, "MIN_FREE_MB", free_mb + 1)
+    assert jobroot.job_root() == Path(tempfile.gettempdir())  # too small
+    monkeypatch.setattr(jobroot, "MIN_FREE_MB", max(1, free_mb // 2))
+    assert jobroot.job_root() == shm
 
 
 def test_concurrent_jobs_get_separate_workers(pool: WorkerPool) -> None:
