@@ -11,7 +11,8 @@ Measured in one run, the same jobs each way:
 - pool alone: the runner the batch would use (the warm pool when it starts here), fed by
   `workers` threads with the pre-planned jobs: the floor;
 - pipeline alone: the same rows through `cocogen.pipeline.Pipeline` on threads (plan, render,
-  check, overlay, run dir): the host's per-chart work without the batch around it;
+  check, run dir; overlays as the batch draws them): the host's per-chart work without the
+  batch around it;
 - `cocogen batch`: the CLI in a subprocess (plan, render, check, record, thumbnails,
   results.jsonl), its throughput from its own summary;
 for 1 and 2 workers, `--rounds` times each, interleaved (the median run of each side is shown,
@@ -19,13 +20,20 @@ and every round's rate beside it), then the batch at two sizes for the driver's 
 (VmHWM) and the whole process tree's (driver + sandbox workers, sampled).  Timings on a shared
 machine are noisy: compare ratios taken in the same run.
 
+The batch writes ~12 files a chart and the pool alone none, so the disk under `--out` counts:
+on ext4 without a journal, creating a file in a directory whose block group holds many freed
+inodes costs up to ~0.6 ms of kernel time (the allocator checks each candidate inode's deletion
+time); the system temp dir of the VM this was written on is such a place.
+
     .venv/bin/python benchmarks/batch.py                      # 200 charts, memory at 100/1000
     .venv/bin/python benchmarks/batch.py --throughput 1000 --memory 100 1000
+    .venv/bin/python benchmarks/batch.py --out ~/bench        # outputs on another disk or dir
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -165,19 +173,22 @@ def pipeline_alone(rows: list[dict[str, Any]], workers: int, work: Path) -> dict
     (no keys, no results.jsonl, no thumbnails or gallery, no resume)."""
     from concurrent.futures import ThreadPoolExecutor as Threads
 
+    from cocogen.batching.options import BatchOptions
     from cocogen.batching.runners import make_runner
     from cocogen.batching.spec import parse_fields
     from cocogen.checking.settings import CheckSettings
     from cocogen.pipeline import Pipeline
     from cocogen.planning.offline import OfflineBackend
 
-    out = work / f"pipeline-{len(rows)}-{workers}"
-    shutil.rmtree(out, ignore_errors=True)
+    out = fresh(work, f"pipeline-{len(rows)}-{workers}")
     parsed = [parse_fields(row, ROOT) for row in rows]
     started = time.perf_counter()
     runner, _kind = make_runner(workers)
     pipeline = Pipeline(
-        backend=OfflineBackend(), runner=runner, check_settings=CheckSettings(ocr="off")
+        backend=OfflineBackend(),
+        runner=runner,
+        check_settings=CheckSettings(ocr="off"),
+        overlays=BatchOptions().overlays,  # as the batch draws them
     )
 
     def one(item: tuple[int, Any]) -> bool:
@@ -195,8 +206,17 @@ def pipeline_alone(rows: list[dict[str, Any]], workers: int, work: Path) -> dict
     finally:
         runner.close()
     elapsed = time.perf_counter() - started
-    shutil.rmtree(out, ignore_errors=True)
     return {"rate": len(rows) / elapsed, "elapsed": elapsed, "failed": made.count(False)}
+
+
+_runs = itertools.count(1)
+
+
+def fresh(work: Path, name: str) -> Path:
+    """A new output dir.  Outputs are all removed at the end, not between runs: on a file system
+    that checks new inodes against recently deleted ones (ext4 without a journal), thousands of
+    files deleted just before a run slow that run's file creation for the next ~10 s."""
+    return work / f"{name}-{next(_runs)}"
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -235,8 +255,7 @@ def _status_kb(pid: int, field: str) -> int:
 def batch_run(rows: list[dict[str, Any]], workers: int, work: Path, ocr: str) -> dict[str, Any]:
     spec = work / f"spec-{len(rows)}-{workers}-{ocr}.jsonl"
     spec.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    out = work / f"out-{len(rows)}-{workers}-{ocr}"
-    shutil.rmtree(out, ignore_errors=True)
+    out = fresh(work, f"out-{len(rows)}-{workers}-{ocr}")
     command = [sys.executable, "-m", "cocogen.cli", "batch", str(spec), "--out", str(out)]
     command += ["--workers", str(workers), "--ocr", ocr, "--json"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -254,7 +273,6 @@ def batch_run(rows: list[dict[str, Any]], workers: int, work: Path, ocr: str) ->
     stdout, _ = proc.communicate()
     sampler.join()
     summary = json.loads(stdout)
-    shutil.rmtree(out, ignore_errors=True)
     return {
         "rate": summary["rows_per_s"],
         "elapsed": summary["elapsed_s"],
@@ -273,6 +291,12 @@ def main() -> None:
         "--rounds", type=int, default=3, help="pool-alone and batch runs per worker count"
     )
     parser.add_argument("--ocr", action="store_true", help="also one batch with OCR on")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the runs write their outputs (default: a new dir in the system temp dir)",
+    )
     args = parser.parse_args()
     if not CASES.exists():
         sys.exit(f"skipped: {CASES} not found (the shared corpora live at ../shared)")
@@ -289,7 +313,10 @@ def main() -> None:
         sys.exit("no language renders here")
     rows = load_rows(largest, tuple(languages))
     print(f"nvBench charts: {len(rows)} ({' + '.join(languages)}, cases in file order)")
-    work = Path(tempfile.mkdtemp(prefix="cocogen-batch-bench-"))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="cocogen-batch-bench-", dir=args.out))
+    print(f"outputs under {work} (removed at the end)")
     try:
         throughput = rows[: args.throughput]
         jobs = jobs_for(throughput)

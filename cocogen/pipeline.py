@@ -117,6 +117,10 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+OVERLAYS = ("always", "findings")
+"""`Pipeline(overlays=...)`: which checked attempts get an overlay picture."""
+
+
 def check_output_path(output: Path | None) -> None:
     if output is not None and output.suffix.lower() != ".png":
         raise UsageError(f"output {output} must end in .png (cocogen writes PNG images)")
@@ -133,11 +137,17 @@ class Pipeline:
         limits: Limits | None = None,
         refiner: Refiner | None = None,
         critique: bool = False,
+        overlays: str = "always",
     ) -> None:
         """`refiner`: used when a request asks for refining (default: by `Request.refine`).
-        `critique`: let a multimodal backend judge each draft's open constraints."""
+        `critique`: let a multimodal backend judge each draft's open constraints.
+        `overlays`: which checked attempts get an `overlay.png`: `always`, or only those with
+        `findings` (batches: the picture of a clean chart costs ~3 ms and shows nothing)."""
         if max_attempts < 1:
             raise UsageError("max_attempts must be at least 1")
+        if overlays not in OVERLAYS:
+            raise UsageError(f"overlays must be one of {', '.join(OVERLAYS)}, not {overlays!r}")
+        self.overlays = overlays
         self._backend = backend
         self.runner = runner
         self.check_settings = check_settings or CheckSettings()
@@ -446,8 +456,7 @@ class Pipeline:
             candidate = self.runs_root / f"{run_id}-{uuid.uuid4().hex[:4]}"
         return candidate
 
-    @staticmethod
-    def _write_attempt(out: RunDir, number: int, attempt: Attempt) -> AttemptRecord:
+    def _write_attempt(self, out: RunDir, number: int, attempt: Attempt) -> AttemptRecord:
         base = f"attempt-{number}"
         program_file = out.write(f"{base}/program{attempt.program.suffix}", attempt.program.source)
         files: dict[str, str] = {}
@@ -459,8 +468,9 @@ class Pipeline:
         if attempt.report is not None:
             assert draft.png is not None and draft.manifest is not None
             files["check_file"] = out.write(f"{base}/check.json", dump(attempt.report))
-            overlay = draw_overlay(draft.png, draft.manifest, attempt.report.findings)
-            files["overlay_file"] = out.write(f"{base}/overlay.png", overlay)
+            if self.overlays == "always" or attempt.report.findings:
+                overlay = draw_overlay(draft.png, draft.manifest, attempt.report.findings)
+                files["overlay_file"] = out.write(f"{base}/overlay.png", overlay)
         return AttemptRecord(
             number=number,
             program=attempt.program,

@@ -147,3 +147,19 @@ def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
     result = Pipeline().render(program, output=tmp_path / "out.png")
     assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~_umask()
     assert Path(result.run_dir).stat().st_mode & 0o777 == 0o777 & ~_umask()
+
+
+def test_overlays_for_findings_only_skip_clean_attempts(tmp_path: Path) -> None:
+    pipeline = Pipeline(overlays="findings")
+    clean = pipeline.render(Program(language="matplotlib", source=GOOD), run_dir=tmp_path / "a")
+    crowded = Program(language="matplotlib", source=OVERLAPPING)
+    flagged = pipeline.render(crowded, run_dir=tmp_path / "b")
+    assert not clean.findings and flagged.findings
+    for result, drawn in ((clean, False), (flagged, True)):
+        run_dir = Path(result.run_dir)
+        record = RunRecord.model_validate_json((run_dir / "run.json").read_text())
+        assert (run_dir / "attempt-1/overlay.png").exists() is drawn
+        assert (record.attempts[0].overlay_file is not None) is drawn
+        assert (run_dir / "attempt-1/check.json").exists()  # the report is always kept
+    with pytest.raises(UsageError, match="overlays must be one of always, findings"):
+        Pipeline(overlays="sometimes")

@@ -107,6 +107,13 @@ def _summary_text(summary: Any) -> str:
     show_default=True,
     help="OCR confirmation of texts (auto: when rapidocr is installed).",
 )
+@click.option(
+    "--overlays",
+    type=click.Choice(["findings", "always"]),
+    default="findings",
+    show_default=True,
+    help="Which checked attempts get an overlay.png: those with findings, or every one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the summary, as one JSON object.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def batch(
@@ -123,6 +130,7 @@ def batch(
     llm_concurrency: int,
     max_attempts: int,
     ocr: str,
+    overlays: str,
     as_json: bool,
     debug: bool,
 ) -> None:
@@ -150,6 +158,7 @@ def batch(
             llm_concurrency=llm_concurrency,
             max_attempts=max_attempts,
             check_settings=CheckSettings(ocr=ocr),
+            overlays=overlays,
             ray_address=ray_address,
             reporter=default_reporter(),
         )

@@ -66,6 +66,7 @@ class LocalExecutor:
                     max_attempts=self.options.max_attempts,
                     limits=self.options.limits,
                     refiner=refiner,
+                    overlays=self.options.overlays,
                 )
                 self._pipelines[wanted] = pipeline
             return pipeline

@@ -12,6 +12,7 @@ from sandbox.runner import Runner
 from sandbox.wire import Limits
 
 EXECUTORS = ("local", "ray")
+OVERLAYS = ("findings", "always")
 
 
 @dataclass
@@ -32,6 +33,10 @@ class BatchOptions:
     """A runner to render with (the caller keeps ownership); None: the pool, else subprocesses."""
     refiners: dict[str, Any] = field(default_factory=dict)
     """Refiner instances by registered name (`none`, `diffusers`) to use instead of loading them."""
+    overlays: str = "findings"
+    """Which checked attempts get an `overlay.png` in their run dir: only those with `findings`
+    (a clean chart's overlay shows nothing its draft does not, and costs ~3 ms a row), or
+    `always`."""
     ray_address: str | None = None
     """Ray cluster address (None: `RAY_ADDRESS`, else a local Ray started for this batch)."""
     ray_refine_gpus: float | None = None
@@ -46,6 +51,10 @@ class BatchOptions:
             self.workers = os.cpu_count() or 1
         if self.executor not in EXECUTORS:
             raise UsageError(f"unknown executor {self.executor!r} (choose from local, ray)")
+        if self.overlays not in OVERLAYS:
+            raise UsageError(
+                f"overlays must be one of {', '.join(OVERLAYS)}, not {self.overlays!r}"
+            )
         if self.llm_concurrency < 1:
             raise UsageError("llm_concurrency must be at least 1")
         if self.max_attempts < 1:

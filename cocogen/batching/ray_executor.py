@@ -46,6 +46,7 @@ def _config(options: BatchOptions) -> dict[str, Any]:
         "backend": options.backend if isinstance(options.backend, str) else None,
         "backend_object": None if isinstance(options.backend, str | None) else options.backend,
         "max_attempts": options.max_attempts,
+        "overlays": options.overlays,
         "check_settings": options.check_settings.model_dump(mode="json"),
         "limits": None if options.limits is None else dataclasses.asdict(options.limits),
     }
@@ -73,6 +74,7 @@ def _pipeline(config: dict[str, Any], planned: bool) -> Any:
             check_settings=CheckSettings.model_validate(config["check_settings"]),
             max_attempts=config["max_attempts"],
             limits=Limits(**config["limits"]) if config["limits"] else None,
+            overlays=config["overlays"],
         )
         _WORKER[key] = pipeline
     return pipeline

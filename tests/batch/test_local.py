@@ -265,3 +265,27 @@ def test_a_terminal_gets_the_progress_bar_and_a_log_gets_lines(tmp_path: Path) -
     )
     assert piped.returncode == 1
     assert "\x1b[" not in piped.stderr and "boom" in piped.stderr
+
+
+def test_overlays_are_drawn_for_rows_with_findings_unless_always(tmp_path: Path) -> None:
+    crowded = (
+        "import matplotlib.pyplot as plt\n"
+        "fig = plt.figure(figsize=(3.2, 2.4), dpi=100)\n"
+        "fig.text(0.1, 0.5, 'Overlapping words', fontsize=20)\n"
+        "fig.text(0.12, 0.51, 'Overlapping words', fontsize=20)\n"
+    )
+    rows = [tiny_row("clean"), {"output": "crowded", "program": crowded, "canvas": "320x240"}]
+    spec = write_spec(tmp_path / "spec.jsonl", rows)
+    for flags, drawn in (([], {"crowded"}), (["--overlays", "always"], {"clean", "crowded"})):
+        out = tmp_path / ("out" + "".join(flags))
+        proc = cocogen("batch", str(spec), "--out", str(out), "--ocr", "off", "--json", *flags)
+        assert proc.returncode in (0, 1), proc.stderr
+        found = {r["name"]: r for r in results(out)}
+        assert found["crowded"]["findings"]["error"] + found["crowded"]["findings"]["warning"]
+        assert sum(found["clean"]["findings"].values()) == 0
+        overlays = {p.parent.parent.name for p in (out / "runs").glob("*/attempt-*/overlay.png")}
+        assert overlays == drawn
+    bad = cocogen("batch", str(spec), "--out", str(tmp_path / "x"), "--overlays", "never")
+    assert bad.returncode == 2 and "never" in bad.stderr
+    with pytest.raises(UsageError, match="overlays must be one of findings, always"):
+        api.batch(rows, tmp_path / "y", overlays="sometimes")
