@@ -7,7 +7,8 @@ beyond matplotlib/numpy are left out, and so are the few that fail in-process), 
 1024x768 chart.  Every mode renders the same charts through the same renderer
 (`renderers.matplotlib:render`, manifest capture included):
 
-  (a) in-process   the renderer called in this (warm) process, one fresh cwd per chart
+  (a) in-process   the renderer called in this (warm) process, one fresh cwd per chart (made
+                   where the pool makes its job dirs, `sandbox.jobroot`)
   (b) fresh        `SubprocessRunner`: a new `python -I -m sandbox.child` per chart
   (c) pool         `WorkerPool` with every job layer the machine has, 1 worker and 2 workers
                    (2 client threads); plus, with 1 worker: no spare child (each job forked when
@@ -52,6 +53,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from sandbox import Job, JobResult, Limits, SubprocessRunner  # noqa: E402
+from sandbox.jobroot import job_root  # noqa: E402
 from sandbox.pool import WorkerPool  # noqa: E402
 from sandbox.runner import Runner  # noqa: E402
 
@@ -126,7 +128,7 @@ def in_process(job: Job) -> JobResult:
     cwd = os.getcwd()
     output = io.StringIO()  # the pool captures a job's output too; a terminal would be slower
     with (
-        tempfile.TemporaryDirectory() as tmp,
+        tempfile.TemporaryDirectory(dir=job_root()) as tmp,  # where the pool makes job dirs
         contextlib.redirect_stdout(output),
         contextlib.redirect_stderr(output),
     ):

@@ -38,7 +38,7 @@ from sandbox.layers import (
     describe_missing,
     missing_required,
 )
-from sandbox.protocol import ATTACHMENT, ChannelClosed, read_frame, write_frame
+from sandbox.protocol import ATTACHMENT, ChannelClosed, read_frame, widen, write_frame
 from sandbox.runner import child_environment, default_cache_dir
 from sandbox.wire import Job, JobResult
 
@@ -90,6 +90,7 @@ class WorkerProcess:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.to_worker = self.proc.stdin.fileno()
         self.from_worker = self.proc.stdout.fileno()
+        widen(self.from_worker)  # results come this way
         try:
             write_frame(self.to_worker, config)
             hello = read_frame(self.from_worker, time.monotonic() + HANDSHAKE_TIMEOUT_S)

@@ -8,6 +8,7 @@ or dead worker is noticed instead of waited on forever.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -17,6 +18,21 @@ from typing import Any
 MAX_FRAME = 512 * 1024 * 1024
 ATTACHMENT = "attachment"
 """The key under which a frame's bytes arrive (in the JSON: their length)."""
+
+
+PIPE_BYTES = 1 << 20
+"""What `widen` asks a pipe to hold: Linux's limit for unprivileged processes."""
+
+
+def widen(fd: int) -> None:
+    """Let the pipe behind `fd` hold a whole typical result (PNG + manifest, ~0.1-0.3 MiB):
+    its writer then hands it over at once instead of 64 KiB at a time, each part waiting for
+    the reader to be scheduled.  Best effort: a refusal (a user over its pipe quota) keeps the
+    default size."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:
+        pass
 
 
 class ChannelClosed(Exception):

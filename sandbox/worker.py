@@ -34,7 +34,7 @@ from sandbox import jail, landlock, layers, linux, mountview, probe, reaping, se
 from sandbox.child import execute
 from sandbox.jail import LayerFailed, Plan
 from sandbox.layers import LayerStatus, Profile
-from sandbox.protocol import ChannelClosed, read_frame, write_frame
+from sandbox.protocol import ChannelClosed, read_frame, widen, write_frame
 from sandbox.runner import child_environment
 from sandbox.wire import Job, JobResult, Limits
 
@@ -149,7 +149,10 @@ class Worker:
         self.filters: dict[frozenset[str], bytes] = {}
         self.read_paths: tuple[str, ...] = ()
         self.jobs = 0
-        self.zombies: list[int] = []
+        self.zombies: list[tuple[int, int]] = []
+        """Killed children of earlier jobs still being torn down: (pid, pidfd)."""
+        self.leftovers: list[Path] = []
+        """Dirs of earlier jobs, removed once their processes are gone (`tidy`)."""
         self.spares: list[Spare] = []
         """Oldest first: the next job's is `spares[0]`."""
 
@@ -405,6 +408,7 @@ class Worker:
             self._loop()
         finally:
             self.drop_spares()
+            self.tidy(until_host_writes=False)
 
     def _loop(self) -> None:
         while True:
@@ -419,11 +423,10 @@ class Worker:
                 write_frame(self.proto_out, reply, reply.pop("result", None))
             except ChannelClosed:
                 return
-            # The job's teardown overlaps with the host reading the reply.  Its dir is removed
-            # once its processes are gone: before, the kernel may still be taking down the job's
-            # namespaces and the tmpfs mounted on that dir (removing it then takes ~3 ms).
-            self.reap_zombies()
-            _remove(Path(frame["workdir"]))
+            # The job's teardown overlaps with the host reading the reply, and gives way to the
+            # next job as soon as it arrives.
+            self.leftovers.append(Path(frame["workdir"]))
+            self.tidy(until_host_writes=True)
             # Warm-ups put off for the first job happen now, while the host reads the reply.
             for renderer in list(self.renderers.values()):
                 if renderer.preloaded and not renderer.warmed:
@@ -469,8 +472,8 @@ class Worker:
         self, job: Job, workdir: Path, renderer: Renderer, plan: Plan, want_spare: bool
     ) -> dict[str, Any]:
         """Run the job in the spare child when one is warm for its renderer (a fresh fork
-        otherwise), fork the next spare while it runs, and supervise it."""
-        self.reap_zombies()
+        otherwise), fork the next spare while it runs, and supervise it.  Earlier jobs' teardown
+        is finished once this one runs: it is not this job's to wait for."""
         waited = time.perf_counter()
         spare = self._take_spare(job.renderer)
         if spare is not None and not self._hand_over(spare, job, workdir):
@@ -480,6 +483,9 @@ class Worker:
             pid, pidfd, fds = spare.pid, spare.pidfd, spare.fds
         else:
             pid, pidfd, fds = self._fork_job(job, workdir, renderer, plan)
+        # The earlier job's teardown first, then the spares' forks: one at a time beside the
+        # job's own start (on two cores, the fork slowed the job's waking and jail by ~1 ms).
+        self.tidy(until_host_writes=False)
         if want_spare and callable(getattr(renderer.module, "warm_spare", None)):
             # Forked now, they warm up on another core while this job runs.
             while len(self.spares) < SPARES_AHEAD:
@@ -493,6 +499,7 @@ class Worker:
         self, job: Job, workdir: Path, renderer: Renderer, plan: Plan
     ) -> tuple[int, int, list[int]]:
         pipes = [os.pipe() for _ in range(3)]  # result, stdout, stderr
+        widen(pipes[0][0])
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -511,7 +518,8 @@ class Worker:
         Python object writes its refcount), ~20 ms for a simple chart; the spare pays that while
         the worker is busy with another job, on another core.  It is our own code, outside the
         jail; it enters the jail only once its job arrives, exactly as a freshly forked child."""
-        pipes = [os.pipe() for _ in range(3)]
+        pipes = [os.pipe() for _ in range(3)]  # result, stdout, stderr
+        widen(pipes[0][0])
         control_read, control_write = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -637,8 +645,9 @@ class Worker:
         status, usage = 0, None
         if not early or self.could_fork(plan):
             _, status, usage = os.wait4(pid, 0)
+            os.close(pidfd)
         else:
-            self.zombies.append(pid)
+            self.zombies.append((pid, pidfd))
         # What the child wrote is in the pipes (unless a process it left holds them open).
         for fd in open_fds:
             os.set_blocking(fd, False)
@@ -649,7 +658,7 @@ class Worker:
                 if fd in open_fds:
                     read(fd)
         selector.close()
-        for fd in (*fds, pidfd):
+        for fd in fds:
             os.close(fd)
         self._clean_up(plan)
         if host_gone:
@@ -673,14 +682,29 @@ class Worker:
     def could_fork(plan: Plan) -> bool:
         return plan.seccomp_program is None or bool(plan.lifted & {"fork", "exec"})
 
-    def reap_zombies(self) -> None:
-        for pid in self.zombies:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        self.zombies.clear()
+    def tidy(self, until_host_writes: bool) -> None:
+        """Reap earlier jobs' killed children, then remove their dirs.  A dir goes once its job's
+        processes are gone: before, the kernel may still be taking down the job's namespaces and
+        the tmpfs mounted on that dir (removing it then takes ~3 ms).  A child takes ~5 ms to be
+        torn down; with `until_host_writes` this gives way as soon as the host sends a frame, so
+        that the next job never waits for it (it is finished after that job is handed over)."""
+        while self.zombies:
+            pidfds = [pidfd for _, pidfd in self.zombies]
+            watched = [*pidfds, self.proto_in] if until_host_writes else pidfds
+            ready, _, _ = select.select(watched, [], [])
+            if until_host_writes and self.proto_in in ready:
+                return
+            for pid, pidfd in [z for z in self.zombies if z[1] in ready]:
+                try:  # through the pidfd: reaped already, its pid may be another process's
+                    os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+                except ChildProcessError:
+                    pass
+                os.close(pidfd)
+                self.zombies.remove((pid, pidfd))
         reaping.reap()
+        for path in self.leftovers:
+            _remove(path)
+        self.leftovers.clear()
 
     def _clean_up(self, plan: Plan) -> None:
         """Nothing a job started may outlive it."""
