@@ -56,7 +56,7 @@ def probe_layers(plan: Plan, out_dir: str, inputs_dir: str) -> dict[str, tuple[b
     if plan.namespaces:
         ok = attempt(
             "netns",
-            lambda: jail._namespaces(out_dir, plan.scratch_mb),
+            lambda: _namespaces(out_dir, plan.scratch_mb),
             lambda: _check_network(),
         )
         if plan.scratch_mb:
@@ -88,6 +88,12 @@ def probe_layers(plan: Plan, out_dir: str, inputs_dir: str) -> dict[str, tuple[b
             _check_seccomp,
         )
     return report
+
+
+def _namespaces(out_dir: str, scratch_mb: int) -> None:
+    jail._unshare()
+    if scratch_mb:
+        jail._mount_scratch(out_dir, scratch_mb)
 
 
 def _check_network() -> str:

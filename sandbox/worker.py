@@ -516,8 +516,9 @@ class Worker:
 
         A forked child pays for every page it writes that it shares with the worker (touching a
         Python object writes its refcount), ~20 ms for a simple chart; the spare pays that while
-        the worker is busy with another job, on another core.  It is our own code, outside the
-        jail; it enters the jail only once its job arrives, exactly as a freshly forked child."""
+        the worker is busy with another job, on another core.  It is our own code: warmed up, it
+        makes its network namespace (`jail.enter_early`), says it is ready, and enters the rest
+        of the jail once its job arrives, ending where a freshly forked child ends."""
         pipes = [os.pipe() for _ in range(3)]  # result, stdout, stderr
         widen(pipes[0][0])
         control_read, control_write = os.pipe()
@@ -723,9 +724,11 @@ def _child(
     cache_dir: Path,
     pipes: list[tuple[int, int]],
     warmed: tuple[int, ...] = (),
+    early: bool = False,
 ) -> None:  # pragma: no cover - runs in the forked child
     """Run one job in this forked child (or spare, which hands on the descriptors its warm-up
-    opened for the job, `warmed`): jail, render, write the result, exit."""
+    opened for the job, `warmed`, and has made its network namespace, `early`): jail, render,
+    write the result, exit."""
     code = 70
     try:
         out_dir, inputs_dir = workdir / "out", workdir / "inputs"
@@ -743,7 +746,7 @@ def _child(
         # the limit then applies on top of what the engine reserved.
         limits = replace(job.limits, address_space_mb=UNBOUNDED_MB) if reserves else job.limits
         try:
-            jail.enter(plan, limits, env, str(out_dir), str(inputs_dir))
+            jail.enter(plan, limits, env, str(out_dir), str(inputs_dir), early)
         except LayerFailed as exc:
             result = JobResult.failed("refused", f"{exc}; the job was not run")
         else:
@@ -781,7 +784,8 @@ def _child(
 def _spare(
     worker: Worker, renderer: Renderer, control: int, pipes: list[tuple[int, int]]
 ) -> None:  # pragma: no cover - runs in the forked spare
-    """A spare child: warm up, say so, wait for the job, then run it as `_child` does."""
+    """A spare child: warm up, make its network namespace, say so, wait for the job, then run
+    it as `_child` does."""
     code = 70
     try:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -803,6 +807,13 @@ def _spare(
             _log(f"warm_spare of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
             code = 0
             return
+        plan = worker.plan_for(renderer)
+        try:
+            jail.enter_early(plan)  # its network namespace: not the job's to wait for
+        except LayerFailed as exc:
+            _log(f"a spare could not enter {exc.layer}: {exc}")  # the job is forked afresh
+            code = 0
+            return
         os.write(pipes[0][1], SPARE_READY)
         try:
             frame = read_frame(control)
@@ -811,8 +822,8 @@ def _spare(
             return
         os.close(control)
         job = Job.from_json(frame["job"])
-        plan = worker.plan_for(renderer)
-        _child(job, Path(frame["workdir"]), renderer, plan, worker.cache_dir, pipes, kept)
+        workdir = Path(frame["workdir"])
+        _child(job, workdir, renderer, plan, worker.cache_dir, pipes, kept, early=True)
     finally:
         os._exit(code)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sandbox import Job, JobResult, Limits
 from sandbox.runner import Runner
 
@@ -21,3 +23,15 @@ def title_of(result: JobResult) -> str:
     return str(
         next(e["text"] for e in result.manifest["elements"] if e.get("kind") == "axes_title")
     )
+
+
+def processes_of(uids: list[int]) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid in uids:
+                    found.append(int(name))
+            except FileNotFoundError:
+                pass
+    return found

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jail.helpers import DRAW, run, title_of
+from jail.helpers import DRAW, processes_of, run, title_of
 
 from sandbox import JobResult, Limits
 from sandbox.pool import WorkerPool
@@ -27,18 +27,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(b")") + 2 :].split()[0] != b"Z"
-
-
-def processes_of(uids: list[int]) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.stat(f"/proc/{name}").st_uid in uids:
-                    found.append(int(name))
-            except FileNotFoundError:
-                pass
-    return found
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from jail.helpers import DRAW, MPL, run, title_of
+from jail.helpers import DRAW, MPL, processes_of, run, title_of
 
 from cocogen.errors import SandboxError
 from cocogen.rendering import make_job
@@ -85,6 +85,26 @@ def test_a_killed_worker_is_replaced(cache_dir: Path) -> None:
         result = run(small, DRAW + "ax.set_title('after')\n")
         assert title_of(result) == "after"
         assert small.worker_pids() != [pid]
+
+
+def test_a_job_does_not_outlive_its_killed_worker(cache_dir: Path) -> None:
+    with WorkerPool(1, cache_dir=cache_dir) as small:
+        if not small.layer_status()["uid"].active:
+            pytest.skip(small.layer_status()["uid"].detail)
+        assert run(small, DRAW).ok
+        [worker] = small.worker_pids()
+        sleeper = threading.Thread(target=run, args=(small, DRAW + "import time\ntime.sleep(30)\n"))
+        sleeper.start()
+        deadline = time.monotonic() + 10
+        while not processes_of(small.job_uids()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert processes_of(small.job_uids()), "the job never started"
+        os.kill(worker, signal.SIGKILL)  # the uid change must not have cleared its death signal
+        deadline = time.monotonic() + 5
+        while processes_of(small.job_uids()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_of(small.job_uids()) == []
+        sleeper.join(timeout=40)
 
 
 def test_workers_are_recycled_after_max_jobs(cache_dir: Path) -> None:
