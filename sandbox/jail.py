@@ -197,8 +197,10 @@ def enter(
             _become(plan.uid)
         if plan.namespaces:
             step = "netns"
-            if not early or plan.uid is not None:
-                _unshare(network=not early)
+            if not early:
+                _unshare()
+            elif plan.uid is not None:  # the spare made only its network namespace, as root
+                _unshare(network=False)
             if plan.scratch_mb:
                 _mount_scratch(out_dir, plan.scratch_mb)
             linux.drop_capabilities()

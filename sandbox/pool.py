@@ -223,8 +223,8 @@ class WorkerPool:
             reply = {"lost": str(exc)}
         finally:
             # The worker is free once it has answered: another job can start on it while this
-            # thread checks the result.  It removes the job's dir itself, once the job's processes
-            # are gone and before it takes another job; one that is stopped here does not.
+            # thread checks the result.  It removes the job's dir itself once the job's processes
+            # are gone (`Worker.tidy`); one that is stopped here does not.
             self._release(worker, keep)
             if not keep:
                 shutil.rmtree(workdir, ignore_errors=True)

@@ -149,8 +149,8 @@ class Worker:
         self.filters: dict[frozenset[str], bytes] = {}
         self.read_paths: tuple[str, ...] = ()
         self.jobs = 0
-        self.zombies: list[tuple[int, int]] = []
-        """Killed children of earlier jobs still being torn down: (pid, pidfd)."""
+        self.zombies: list[int] = []
+        """pidfds of earlier jobs' killed children, still being torn down."""
         self.leftovers: list[Path] = []
         """Dirs of earlier jobs, removed once their processes are gone (`tidy`)."""
         self.spares: list[Spare] = []
@@ -648,7 +648,7 @@ class Worker:
             _, status, usage = os.wait4(pid, 0)
             os.close(pidfd)
         else:
-            self.zombies.append((pid, pidfd))
+            self.zombies.append(pidfd)
         # What the child wrote is in the pipes (unless a process it left holds them open).
         for fd in open_fds:
             os.set_blocking(fd, False)
@@ -690,18 +690,17 @@ class Worker:
         torn down; with `until_host_writes` this gives way as soon as the host sends a frame, so
         that the next job never waits for it (it is finished after that job is handed over)."""
         while self.zombies:
-            pidfds = [pidfd for _, pidfd in self.zombies]
-            watched = [*pidfds, self.proto_in] if until_host_writes else pidfds
+            watched = [*self.zombies, self.proto_in] if until_host_writes else self.zombies
             ready, _, _ = select.select(watched, [], [])
             if until_host_writes and self.proto_in in ready:
                 return
-            for pid, pidfd in [z for z in self.zombies if z[1] in ready]:
+            for pidfd in [z for z in self.zombies if z in ready]:
                 try:  # through the pidfd: reaped already, its pid may be another process's
                     os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
                 except ChildProcessError:
                     pass
                 os.close(pidfd)
-                self.zombies.remove((pid, pidfd))
+                self.zombies.remove(pidfd)
         reaping.reap()
         for path in self.leftovers:
             _remove(path)
