@@ -15,9 +15,12 @@ A renderer module may declare, beside its `render` function:
   It is our code, outside the jail: it should touch what a typical job touches, so the pages the
   job would have copied on write are copied before its clock starts.  It returns the descriptors
   it opened that the job may keep (read-only files the job could open anyway, such as fonts);
-  the jail closes every other one.  A warm-up that raises leaves no spare.  The spare then makes
-  its network namespace (the one layer no job decides), waits for its job and enters the rest of
-  the jail, ending where a freshly forked child ends.  Renderers without it get no spares.
+  the jail closes every other one.  A warm-up that raises leaves no spare.  The spare then
+  makes 24 MiB of heap its own for the job's allocations (`sandbox.heap`) and its network
+  namespace (the one layer no job decides), waits for its job and enters the rest of the jail,
+  ending where a freshly forked child ends.  In a pool run as root, spares warm up at idle
+  priority and are back at normal priority before they say they are ready (or as soon as a job
+  waits for one).  Renderers without it get no spares.
 - `SANDBOX`: a dict, e.g. `{"preload": ["matplotlib.pyplot"], "defer_warm_up": True,
   "seccomp_allow": ["fork", "exec"], "skip": ["netns"], "read_paths": ["/usr/lib/chromium"]}`.
   `preload` names modules the worker must import before forking any job (a job's uid may not be

@@ -178,3 +178,26 @@ def test_the_hostile_suite_runs_in_spares(pool: WorkerPool) -> None:
     results = [run(pool, DRAW) for _ in range(3)]
     assert pool.spares == "on"
     assert any("sandbox_spare_wait_s" in r.timings for r in results)
+
+
+PRIORITY = DRAW + "import os\nax.set_title(f'{os.sched_getscheduler(0)} {os.getpriority(0, 0)}')\n"
+
+
+def test_a_job_in_a_spare_runs_at_normal_priority(cache_dir: Path) -> None:
+    # Spares of a root pool warm up at idle priority: their jobs must not inherit it.
+    with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
+        results = [run(eager, PRIORITY) for _ in range(4)]
+    assert all("sandbox_spare_wait_s" in r.timings for r in results[1:])
+    assert {title_of(r) for r in results} == {f"{os.SCHED_OTHER} 0"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root spare can go back to normal priority")
+def test_a_root_spare_warms_up_at_idle_priority_then_goes_back() -> None:
+    from sandbox.worker import _idle_priority, _normal_priority
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked child
+        idle = _idle_priority() and os.sched_getscheduler(0) == os.SCHED_IDLE
+        back = _normal_priority(0) and os.sched_getscheduler(0) == os.SCHED_OTHER
+        os._exit(0 if idle and back else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
