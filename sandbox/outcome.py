@@ -20,7 +20,6 @@ import io
 import json
 import math
 import signal
-import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +97,7 @@ def _inflated_size(data: bytes, limit: int, chunk: int = 1 << 18) -> int | str:
 
     Inflated in pieces and thrown away: a chart's pixels are ~100x their compressed size, and
     one buffer that large costs more to allocate than to fill."""
-    inflater = zlib.decompressobj()
+    inflater = pngcodec.decompressobj()
     size = 0
     try:
         while size < limit:
@@ -107,7 +106,7 @@ def _inflated_size(data: bytes, limit: int, chunk: int = 1 << 18) -> int | str:
                 break
             size += len(piece)
             data = inflater.unconsumed_tail
-    except zlib.error as exc:
+    except pngcodec.INFLATE_ERRORS as exc:
         return str(exc)
     return size
 

@@ -14,17 +14,35 @@ filtered "None", "Sub" or "Up": those `encode` writes, and those vl-convert writ
 (every row "Sub", each byte minus the one a pixel to its left: one running sum along the rows).
 It returns None for every other kind, which is left to Pillow.  Only the standard library is
 needed to import this module; numpy is imported by the functions that use it.
+
+Image data goes through zlib-ng when it is installed (a dependency of cocogen), else zlib: the
+same format, and over 41 gallery charts at level 3, 1.8 ms to compress against 4.7 ms (75 KB
+against 88 KB) and 0.42 ms to inflate against 1.45 ms.  (Files written with and without it differ
+in their bytes, not in their pixels.)
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import numpy as np
+
+try:
+    from zlib_ng import zlib_ng
+
+    decompressobj: Callable[[], Any] = zlib_ng.decompressobj
+    compress: Callable[[Any, int], bytes] = zlib_ng.compress
+    # (its stub calls `error` an instance; it is the exception class zlib-ng raises)
+    INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, cast(type[Exception], zlib_ng.error))
+except ImportError:  # pragma: no cover - the sandbox's own modules need only the stdlib
+    decompressobj = zlib.decompressobj
+    compress = zlib.compress
+    INFLATE_ERRORS = (zlib.error,)
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
@@ -121,7 +139,7 @@ def encode(pixels: np.ndarray, level: int = 3, dpi: float | None = None) -> byte
         SIGNATURE
         + _chunk(b"IHDR", header)
         + physical
-        + _chunk(b"IDAT", zlib.compress(rows.data, level))
+        + _chunk(b"IDAT", compress(rows.data, level))
         + _chunk(b"IEND", b"")
     )
 
@@ -136,8 +154,8 @@ def inflate(header: Header, idat: bytes) -> bytes | str | None:
     if size > MAX_UNFILTERED_BYTES:
         return None
     try:
-        raw = zlib.decompressobj().decompress(idat, size + 1)
-    except zlib.error as exc:
+        raw = decompressobj().decompress(idat, size + 1)
+    except INFLATE_ERRORS as exc:
         return f"image data does not inflate: {exc}"
     if len(raw) != size:
         return f"image data holds {len(raw)} bytes, the header promises {size}"

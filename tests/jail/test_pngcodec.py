@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,3 +226,38 @@ def test_svg_surfaces_hold_the_pixels_cairo_would_have_written(opaque: bool) -> 
         assert got.mode == expected.mode == ("RGB" if opaque else "RGBA")
         assert np.array_equal(np.asarray(got), np.asarray(expected))
     assert isinstance(_read(ours), np.ndarray)
+
+
+def test_zlib_ng_writes_and_reads_when_installed_and_zlib_reads_its_files() -> None:
+    zlib_ng = pytest.importorskip("zlib_ng.zlib_ng")  # a dependency of cocogen
+    assert pngcodec.compress is zlib_ng.compress
+    assert pngcodec.decompressobj is zlib_ng.decompressobj
+    png = pngcodec.encode(_pixels(4))
+    parsed = pngcodec.structure(png)
+    assert not isinstance(parsed, str)
+    header, idat = parsed
+    assert zlib.decompress(idat) == pngcodec.inflate(header, idat)  # a plain zlib stream
+
+
+def test_without_zlib_ng_the_codec_uses_zlib() -> None:
+    # The sandbox needs only the standard library: with zlib-ng hidden, the same pixels go
+    # through zlib both ways.
+    script = (
+        "import sys, zlib\n"
+        "sys.modules['zlib_ng'] = None\n"
+        "import numpy as np\n"
+        "from sandbox import pngcodec\n"
+        "assert pngcodec.compress is zlib.compress\n"
+        "assert pngcodec.decompressobj is zlib.decompressobj\n"
+        "pixels = np.arange(60, dtype=np.uint8).reshape(3, 5, 4)\n"
+        "assert (pngcodec.decode(pngcodec.encode(pixels)) == pixels).all()\n"
+        "header = pngcodec.structure(pngcodec.encode(pixels))[0]\n"
+        "assert 'does not inflate' in pngcodec.inflate(header, b'not zlib')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=Path(pngcodec.__file__).parents[1],
+    )
+    assert done.returncode == 0, done.stderr
