@@ -49,12 +49,16 @@ def crosscheck_available() -> tuple[bool, str]:
 
 
 def parse(text: str | bytes) -> JobResult:
-    """A JobResult from the child's JSON, refusing anything not shaped like one."""
+    """A JobResult from what the child wrote (`JobResult.to_json`'s JSON, or the pool's
+    `to_packed` bytes: JSON text never holds a NUL byte), refusing anything not shaped like one."""
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise TypeError("not an object")
-        result = JobResult.from_dict(data)
+        if isinstance(text, bytes) and b"\0" in text:
+            result = JobResult.from_packed(text)
+        else:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            result = JobResult.from_dict(data)
     except (ValueError, TypeError, KeyError) as exc:
         return JobResult.failed("invalid_output", f"unreadable result: {exc}"[:300])
     checks = [

@@ -1,6 +1,6 @@
 """Frames between the pool (host) and its workers: a 4-byte big-endian length, then UTF-8 JSON.
 
-A frame may carry bytes beside its JSON (a job's result, already JSON itself, ~1.4x its PNG):
+A frame may carry bytes beside its JSON (a job's result: `JobResult.to_packed`, its PNG as is):
 the JSON then says how many (`ATTACHMENT`) and they follow it as they are, instead of being
 escaped into the JSON on one side and unescaped on the other.  Reads take a deadline, so a hung
 or dead worker is noticed instead of waited on forever.

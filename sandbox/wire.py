@@ -81,14 +81,41 @@ class JobResult:
         data["png"] = base64.b64encode(self.png).decode("ascii") if self.png is not None else None
         return json.dumps(data, sort_keys=True)
 
+    def to_packed(self) -> bytes:
+        """What a pool's child sends: `to_json`'s JSON without the PNG, a NUL byte (JSON text has
+        none), then the PNG's bytes as they are.  Base64 inside the JSON cost the child and the
+        host ~0.4 ms a chart between them."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        png = data.pop("png")
+        data["png_bytes"] = None if png is None else len(png)
+        return json.dumps(data, sort_keys=True).encode("utf-8") + b"\0" + (png or b"")
+
     @classmethod
     def from_json(cls, text: str | bytes) -> JobResult:
         return cls.from_dict(json.loads(text))
 
     @classmethod
+    def from_packed(cls, data: bytes) -> JobResult:
+        """From `to_packed`'s bytes; ValueError when they are not shaped like them."""
+        head, nul, png = data.partition(b"\0")
+        if not nul:
+            raise ValueError("no end to the result's header")
+        fields_ = json.loads(head)
+        if not isinstance(fields_, dict):
+            raise ValueError("the result's header is not an object")
+        size = fields_.pop("png_bytes", None)
+        if size is None and png:
+            raise ValueError("image bytes after a header that announces none")
+        if size is not None and size != len(png):
+            raise ValueError(f"the header announces {size} image bytes, {len(png)} came")
+        fields_["png"] = None if size is None else png
+        return cls.from_dict(fields_)
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
-        """From `to_json`'s fields (`data` is taken over, not copied)."""
-        if data.get("png") is not None:
+        """From `to_json`'s fields (`data` is taken over, not copied); a PNG already in bytes
+        (`from_packed`) is kept as it is."""
+        if isinstance(data.get("png"), str):
             data["png"] = base64.b64decode(data["png"], validate=True)
         return cls(**data)
 

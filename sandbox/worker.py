@@ -774,7 +774,7 @@ def _child(
             else:
                 result = execute(job, workdir, renderer.render)
             result.timings["jail_s"] = round(jailed - entered, 4)
-        data = result.to_json().encode("utf-8") + RESULT_END
+        data = result.to_packed() + RESULT_END
         sys.stdout.flush()
         sys.stderr.flush()
         os.close(1)
