@@ -201,3 +201,15 @@ def test_a_root_spare_warms_up_at_idle_priority_then_goes_back() -> None:
         back = _normal_priority(0) and os.sched_getscheduler(0) == os.SCHED_OTHER
         os._exit(0 if idle and back else 1)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_a_spare_set_up_for_the_default_canvas_still_draws_a_job_on_another(
+    cache_dir: Path,
+) -> None:
+    with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
+        results = [run(eager, CHART), run(eager, CHART, width=500, height=300), run(eager, CHART)]
+    assert all("sandbox_spare_wait_s" in r.timings for r in results[1:])
+    sizes = [(r.manifest or {}).get("width") for r in results], [
+        (r.manifest or {}).get("height") for r in results
+    ]
+    assert sizes == ([1024, 500, 1024], [768, 300, 768])
