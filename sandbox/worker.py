@@ -61,6 +61,12 @@ EARLY_DRAIN_S = 0.05
 RESULT_END = b"\n\x00cocogen-result-end\x00"
 # What a spare child writes on its result pipe once it is warm and waiting for its job.
 SPARE_READY = b"\x01"
+JOB_GC_THRESHOLD = 100_000
+"""Allocations between a job's young-generation collections (Python's default: 700).  A job is
+a short-lived process forked from a frozen heap: collecting every 700 allocations cost a gallery
+chart ~1.9 ms on average; at 100,000, +1.5% charts/s over 41 gallery charts (one worker), and a
+program that makes garbage in cycles still has it collected every 100,000 allocations.
+"""
 SPARE_WAIT_S = 2.0
 """How long a job waits for a spare still warming up before a fresh child is forked instead."""
 SPARES_AHEAD = 2
@@ -751,6 +757,7 @@ def _child(
         keep_fds = getattr(renderer.module, "keep_fds", None)
         keep = (*(keep_fds() if callable(keep_fds) else ()), *warmed)
         result_fd = jail.redirect_stdio(pipes[1][1], pipes[2][1], pipes[0][1], keep)
+        gc.set_threshold(JOB_GC_THRESHOLD, *gc.get_threshold()[1:])
         entered = time.perf_counter()
         prepare = getattr(renderer.module, "prepare", None)
         reserves = callable(prepare) and getattr(renderer.module, "UNLIMITED_ADDRESS_SPACE", False)

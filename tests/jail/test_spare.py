@@ -16,7 +16,7 @@ from sandbox import Job, Limits
 from sandbox.config import runner_from_environment
 from sandbox.layers import SandboxUnavailable
 from sandbox.pool import WorkerPool
-from sandbox.worker import SPARES_AHEAD
+from sandbox.worker import JOB_GC_THRESHOLD, SPARES_AHEAD
 
 CHART = DRAW + (
     "ax.set_title('Spare $x^2$ 2024')\nax.set_xlabel('month')\nax.bar(['a', 'b'], [3, 4])\n"
@@ -180,15 +180,21 @@ def test_the_hostile_suite_runs_in_spares(pool: WorkerPool) -> None:
     assert any("sandbox_spare_wait_s" in r.timings for r in results)
 
 
-PRIORITY = DRAW + "import os\nax.set_title(f'{os.sched_getscheduler(0)} {os.getpriority(0, 0)}')\n"
+PRIORITY = DRAW + (
+    "import gc, os\n"
+    "ax.set_title(f'{os.sched_getscheduler(0)} {os.getpriority(0, 0)} {gc.get_threshold()[0]}')\n"
+)
 
 
-def test_a_job_in_a_spare_runs_at_normal_priority(cache_dir: Path) -> None:
+@pytest.mark.parametrize("spares", ["on", "off"])
+def test_a_job_runs_at_normal_priority_with_the_jobs_collector_threshold(
+    cache_dir: Path, spares: str
+) -> None:
     # Spares of a root pool warm up at idle priority: their jobs must not inherit it.
-    with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
-        results = [run(eager, PRIORITY) for _ in range(4)]
-    assert all("sandbox_spare_wait_s" in r.timings for r in results[1:])
-    assert {title_of(r) for r in results} == {f"{os.SCHED_OTHER} 0"}
+    with WorkerPool(1, cache_dir=cache_dir, spares=spares) as pool:
+        results = [run(pool, PRIORITY) for _ in range(4)]
+    assert all(("sandbox_spare_wait_s" in r.timings) == (spares == "on") for r in results[1:])
+    assert {title_of(r) for r in results} == {f"{os.SCHED_OTHER} 0 {JOB_GC_THRESHOLD}"}
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a root spare can go back to normal priority")
