@@ -20,10 +20,11 @@ beyond matplotlib/numpy are left out, and so are the few that fail in-process), 
 "CPU ms/chart" is the whole machine's busy CPU time (/proc/stat) over the mode's run, per chart:
 what the mode costs, where the rate says how fast it is.
 
-(a) and the four 1-worker modes of (c) run `--rounds` times, interleaved (one round runs each
-mode once, back to back).  Each of them shows its median round, and its ratio to (a) is the
-median of the per-round ratios: this machine is shared and its speed drifts by 10-15% between
-minutes, which a round's back-to-back modes share and best-of-rounds would not cancel.
+(a), (b) and the four 1-worker modes of (c) run `--rounds` times, interleaved (one round runs
+each mode once, back to back).  Each of them shows its median round, and its ratios to (a) and
+(b) are the medians of the per-round ratios: this machine is shared and its speed drifts by
+10-15% between minutes, which a round's back-to-back modes share and best-of-rounds would not
+cancel.
 
 A second table compares one cold render as a CLI run does it: a new Python process that creates
 the default runner (`COCOGEN_SANDBOX=subprocess` or `pool`) and renders one chart, alternated
@@ -246,6 +247,7 @@ def main() -> None:
     print(f"{len(jobs)} charts: {len(jobs) - 1} gallery scripts + the 12-bar chart")
 
     rows: dict[str, list[dict[str, float | str]]] = {}
+    fresh: Runner = SubprocessRunner()
     with (
         WorkerPool(1, prewarm=True, preload=[RENDERER]) as one,
         WorkerPool(1, prewarm=True, preload=[RENDERER], spares="off") as plain,
@@ -264,12 +266,11 @@ def main() -> None:
             rows.setdefault("c1t", []).append(
                 measure("(c) pool, 1 worker, 2 client threads", jobs, one.run, threads=2)
             )
+            rows.setdefault("b", []).append(measure("(b) fresh interpreter", jobs, fresh.run))
     with WorkerPool(2, prewarm=True, preload=[RENDERER]) as two:
         rows["c2"] = [measure("(c) pool, 2 workers", jobs, two.run, threads=2)]
     with WorkerPool(2, prewarm=True, preload=[RENDERER], spares="on") as eager:
         rows["c2s"] = [measure("(c) pool, 2 workers, a spare per job", jobs, eager.run, threads=2)]
-    fresh: Runner = SubprocessRunner()
-    rows["b"] = [measure("(b) fresh interpreter", jobs, fresh.run)]
 
     print(f"\nactive layers of the pool: {', '.join(layer_names)}\n")
     print("| mode | charts/s | median ms | p90 ms | CPU ms/chart | failed | vs (a) | vs (b) |")
@@ -281,14 +282,17 @@ def main() -> None:
             f"{float(row['p90_ms']):.0f} | {float(row['cpu_ms']):.0f} | {row['failed']} | "
             f"{ratio(rows[key], rows['a']):.2f}x | {ratio(rows[key], rows['b']):.2f}x |"
         )
-    per_round = " ".join(
-        f"{float(c['charts_s']) / float(a['charts_s']):.2f}"
-        for c, a in zip(rows["c1"], rows["a"], strict=True)
-    )
+
+    def rounds(base: str) -> str:
+        return " ".join(
+            f"{float(c['charts_s']) / float(b['charts_s']):.2f}"
+            for c, b in zip(rows["c1"], rows[base], strict=True)
+        )
+
     print(
         f"\n(c) 1 worker / (a): {ratio(rows['c1'], rows['a']):.2f}x, the median of the rounds' "
-        f"{per_round} (target >= 0.9);  (c) 1 worker / (b): "
-        f"{ratio(rows['c1'], rows['b']):.2f}x (target >= 4)"
+        f"{rounds('a')} (target >= 0.9)\n(c) 1 worker / (b): {ratio(rows['c1'], rows['b']):.2f}x, "
+        f"the median of the rounds' {rounds('b')} (target >= 4)"
     )
 
     if args.cold:
