@@ -494,7 +494,7 @@ class Worker:
             pid, pidfd, fds = self._fork_job(job, workdir, renderer, plan)
         # The earlier job's teardown first, then the spares' forks: one at a time beside the
         # job's own start (on two cores, the fork slowed the job's waking and jail by ~1 ms).
-        self.tidy(until_host_writes=False)
+        self.tidy(until_host_writes=False, job_running=True)
         if want_spare and callable(getattr(renderer.module, "warm_spare", None)):
             # Forked now, they warm up on another core while this job runs.
             while len(self.spares) < SPARES_AHEAD:
@@ -703,12 +703,14 @@ class Worker:
     def could_fork(plan: Plan) -> bool:
         return plan.seccomp_program is None or bool(plan.lifted & {"fork", "exec"})
 
-    def tidy(self, until_host_writes: bool) -> None:
+    def tidy(self, until_host_writes: bool, job_running: bool = False) -> None:
         """Reap earlier jobs' killed children, then remove their dirs.  A dir goes once its job's
         processes are gone: before, the kernel may still be taking down the job's namespaces and
         the tmpfs mounted on that dir (removing it then takes ~3 ms).  A child takes ~5 ms to be
         torn down; with `until_host_writes` this gives way as soon as the host sends a frame, so
-        that the next job never waits for it (it is finished after that job is handed over)."""
+        that the next job never waits for it (it is finished after that job is handed over).
+        Orphans are reaped too, but not while a job runs (`job_running`): reaping any child
+        could take the running job's own, whose exit `_supervise` waits for."""
         while self.zombies:
             watched = [*self.zombies, self.proto_in] if until_host_writes else self.zombies
             ready, _, _ = select.select(watched, [], [])
@@ -721,7 +723,8 @@ class Worker:
                     pass
                 os.close(pidfd)
                 self.zombies.remove(pidfd)
-        reaping.reap()
+        if not job_running:
+            reaping.reap()
         for path in self.leftovers:
             _remove(path)
         self.leftovers.clear()

@@ -107,6 +107,20 @@ def test_a_job_does_not_outlive_its_killed_worker(cache_dir: Path) -> None:
         sleeper.join(timeout=40)
 
 
+def test_a_job_that_ends_at_once_is_not_reaped_from_under_its_worker(cache_dir: Path) -> None:
+    # After handing a job over, the worker finishes the earlier job's teardown (~5 ms). A job
+    # that fails at once has exited by then: reaping every child at that point took the job's
+    # own, and the worker died waiting for it (this failed 1 run in 3 at 40 pairs).
+    with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
+        assert run(eager, DRAW).ok
+        [worker] = eager.worker_pids()
+        for _ in range(100):
+            chart, fast = run(eager, DRAW), run(eager, "raise ValueError('at once')\n")
+            assert chart.ok, chart.failure
+            assert fast.failure is not None and "at once" in fast.failure["message"], fast.failure
+        assert eager.worker_pids() == [worker]
+
+
 def test_workers_are_recycled_after_max_jobs(cache_dir: Path) -> None:
     with WorkerPool(1, max_jobs=2, cache_dir=cache_dir) as small:
         seen = []
