@@ -32,7 +32,7 @@ TRIM_THRESHOLD = 1 << 30
 PREFAULT_MB = 24
 """Heap a spare makes its own for its job (below `MMAP_THRESHOLD`, or malloc would mmap it)."""
 MADV_POPULATE_WRITE = 23
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @functools.cache

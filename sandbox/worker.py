@@ -552,10 +552,8 @@ class Worker:
         if not self.spares:
             return None
         spare = self.spares.pop(0)
-        ready, _, _ = select.select([spare.fds[0]], [], [], 0)
-        if not ready:  # still warming up, quietly: its job is waiting for it now
-            _normal_priority(spare.pid)
-            ready, _, _ = select.select([spare.fds[0]], [], [], SPARE_WAIT_S)
+        self._hurry(spare)  # its job is waiting for it now
+        ready, _, _ = select.select([spare.fds[0]], [], [], SPARE_WAIT_S)
         try:
             marker = os.read(spare.fds[0], len(SPARE_READY)) if ready else b""
         except OSError:
@@ -567,7 +565,8 @@ class Worker:
 
     @staticmethod
     def _hurry(spare: Spare) -> None:
-        """The next job's spare, still warming up at idle priority: normal priority now."""
+        """A spare still warming up (at idle priority in a root pool) goes on at normal
+        priority: the next job's, or one a job waits for."""
         ready, _, _ = select.select([spare.fds[0]], [], [], 0)
         if not ready:
             _normal_priority(spare.pid)
