@@ -169,11 +169,21 @@ def unfilter(header: Header, raw: bytes) -> np.ndarray | None:
 
     if header.depth != 8 or header.colour == 3:
         return None
-    rows = np.frombuffer(bytearray(raw), dtype=np.uint8).reshape(header.height, -1)
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(header.height, -1)
     filters = rows[:, 0]
     if not np.all(filters <= FILTER_UP):
         return None  # "Average" or "Paeth" rows: Pillow's
-    pixels = rows[:, 1:].reshape(header.height, header.width, header.channels)
+    filtered = rows[:, 1:]
+    # "Up" rows are undone from the filtered bytes straight into the pixels (below); the others
+    # are copied first.  An "Up" first row has zeros above it: a "None" row.
+    up = np.flatnonzero(filters[1:] == FILTER_UP) + 1
+    samples = np.empty(filtered.shape, dtype=np.uint8)
+    if len(up) == header.height - 1:
+        samples[0] = filtered[0]
+    else:
+        others = np.setdiff1d(np.arange(header.height), up, assume_unique=True)
+        samples[others] = filtered[others]
+    pixels = samples.reshape(header.height, header.width, header.channels)
     # "Sub" rows depend on nothing above them: undone first, all at once.
     sub = np.flatnonzero(filters == FILTER_SUB)
     if len(sub) == header.height:
@@ -183,9 +193,8 @@ def unfilter(header: Header, raw: bytes) -> np.ndarray | None:
         np.add.accumulate(block, axis=1, out=block)
         pixels[sub] = block
     # "Up" rows in order: each adds the row above, final by then.
-    samples = rows[:, 1:]
-    for y in np.flatnonzero(filters[1:] == FILTER_UP) + 1:
-        np.add(samples[y], samples[y - 1], out=samples[y])
+    for y in up.tolist():
+        np.add(filtered[y], samples[y - 1], out=samples[y])
     return pixels
 
 

@@ -92,6 +92,7 @@ def test_rows_filtered_none_sub_or_up_in_any_mix_read_back_as_pillow_reads_them(
     pixels = _pixels(channels, seed=3)
     mixes = [
         [1] * len(pixels),  # every row "Sub", as vl-convert writes them
+        [2] * len(pixels),  # "Up" from the first row on (zeros above it)
         list(np.random.default_rng(5).integers(0, 3, len(pixels))),
     ]
     for filters in mixes:
