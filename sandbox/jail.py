@@ -159,11 +159,13 @@ def _mount_scratch(scratch_dir: str, scratch_mb: int) -> None:
 
 
 def enter_early(plan: Plan) -> None:
-    """What `enter` may do before a job is known, for a spare child waiting for its job: the
-    new network namespace, ~0.5 ms that the job then does not wait for.  A spare of a pool
-    started as root stays root (it makes that namespace as root, owned by the host's user
-    namespace, out of the job's reach); otherwise, where the job keeps the worker's uid anyway,
-    it makes the job's user and mount namespaces too.  Raises LayerFailed."""
+    """What `enter` may do before a job is known, for a spare child waiting for its job: its
+    own session, and the new network namespace (~0.5 ms), that the job then does not wait for.
+    (Not the environment: the job's keeps a few of the worker's variables, `PASSTHROUGH_ENV`.)
+    A spare of a pool started as root stays root (it makes that namespace as root, owned by the
+    host's user namespace, out of the job's reach); otherwise, where the job keeps the worker's
+    uid anyway, it makes the job's user and mount namespaces too.  Raises LayerFailed."""
+    os.setsid()
     if not plan.namespaces:
         return
     try:
@@ -185,8 +187,9 @@ def enter(
 ) -> None:
     """Apply `plan` to this process (a freshly forked child, or a spare that ran
     `enter_early` when `early`); raises LayerFailed."""
-    os.setsid()
-    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if not early:
+        os.setsid()
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.environ.clear()
     os.environ.update(env)
     step = "rlimits"

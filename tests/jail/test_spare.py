@@ -25,11 +25,11 @@ CHART = DRAW + (
 
 # A renderer that lets its jobs start processes and has a spare warm-up: after such a job the
 # worker kills every process re-parented to it, and that must not include the spare.
-FORKING_RENDERER = '''
+FORKING_RENDERER = """
 from renderers.matplotlib import render, warm_spare, warm_up
 
 SANDBOX = {"seccomp_allow": ["fork", "exec"]}
-'''
+"""
 
 
 def children_of(pid: int) -> list[int]:
@@ -88,6 +88,28 @@ def test_a_job_in_a_spare_gets_every_layer(cache_dir: Path) -> None:
         assert title_of(second) == str(uids[0])
     assert connect.failure is not None and "network" in connect.failure["message"]
     assert read.failure is not None and "passwd" in read.failure["message"]
+
+
+SESSION = DRAW + (
+    "import os\n"
+    "me = os.getpid()\n"
+    "ax.set_title(f'{os.getsid(0) == me} {os.getpgrp() == me} ' + ' '.join(sorted(os.environ)))\n"
+)
+
+
+def test_a_job_in_a_spare_leads_its_own_session_with_only_the_jobs_environment(
+    cache_dir: Path,
+) -> None:
+    # The spare makes its session while it waits (`enter_early`); the environment is the job's.
+    with (
+        WorkerPool(1, cache_dir=cache_dir, spares="on") as eager,
+        WorkerPool(1, cache_dir=cache_dir, spares="off") as plain,
+    ):
+        spared = [run(eager, SESSION) for _ in range(2)][1]
+        forked = run(plain, SESSION)
+    assert "sandbox_spare_wait_s" in spared.timings
+    assert title_of(spared).startswith("True True HOME ")
+    assert title_of(spared) == title_of(forked)
 
 
 OPEN_FILES = DRAW + (
@@ -215,7 +237,8 @@ def test_a_spare_set_up_for_the_default_canvas_still_draws_a_job_on_another(
     with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
         results = [run(eager, CHART), run(eager, CHART, width=500, height=300), run(eager, CHART)]
     assert all("sandbox_spare_wait_s" in r.timings for r in results[1:])
-    sizes = [(r.manifest or {}).get("width") for r in results], [
-        (r.manifest or {}).get("height") for r in results
-    ]
+    sizes = (
+        [(r.manifest or {}).get("width") for r in results],
+        [(r.manifest or {}).get("height") for r in results],
+    )
     assert sizes == ([1024, 500, 1024], [768, 300, 768])
