@@ -12,10 +12,16 @@ beyond matplotlib/numpy are left out, and so are the few that fail in-process), 
   (b) fresh        `SubprocessRunner`: a new `python -I -m sandbox.child` per chart
   (c) pool         `WorkerPool` with every job layer the machine has, 1 worker and 2 workers
                    (2 client threads); plus, with 1 worker: no spare child (each job forked when
-                   it arrives), no job layers, and 2 client threads (the host checks one result
-                   while the worker runs the next job, as a batch feeds the pool); and 2 workers
-                   with a spare forked for every job (`spares="on"`; the default `auto` forks
-                   spares only in a pool with fewer workers than cores)
+                   it arrives), no job layers, and 2 jobs in flight; and 2 workers with a spare
+                   forked for every job (`spares="on"`; the default `auto` forks spares only in
+                   a pool with fewer workers than cores)
+
+One worker is fed two ways.  "1 worker" hands it one job at a time: the worker waits while the
+host checks each result and prepares the next job (~3 ms a chart).  "1 worker, 2 jobs in flight"
+keeps a second job waiting, as `cocogen batch` feeds the pool (`GatedRunner`: twice as many jobs
+as workers), so the host checks one result while the worker runs the next job.  In-process
+rendering has no such split to overlap.  The targets (>= 0.9x (a), >= 4x (b)) are reported for
+both.
 
 "CPU ms/chart" is the whole machine's busy CPU time (/proc/stat) over the mode's run, per chart:
 what the mode costs, where the rate says how fast it is.
@@ -264,7 +270,7 @@ def main() -> None:
                 measure("(c) pool, 1 worker, no job layers", jobs, bare.run)
             )
             rows.setdefault("c1t", []).append(
-                measure("(c) pool, 1 worker, 2 client threads", jobs, one.run, threads=2)
+                measure("(c) pool, 1 worker, 2 jobs in flight", jobs, one.run, threads=2)
             )
             rows.setdefault("b", []).append(measure("(b) fresh interpreter", jobs, fresh.run))
     with WorkerPool(2, prewarm=True, preload=[RENDERER]) as two:
@@ -283,17 +289,21 @@ def main() -> None:
             f"{ratio(rows[key], rows['a']):.2f}x | {ratio(rows[key], rows['b']):.2f}x |"
         )
 
-    def rounds(base: str) -> str:
+    def rounds(key: str, base: str) -> str:
         return " ".join(
             f"{float(c['charts_s']) / float(b['charts_s']):.2f}"
-            for c, b in zip(rows["c1"], rows[base], strict=True)
+            for c, b in zip(rows[key], rows[base], strict=True)
         )
 
-    print(
-        f"\n(c) 1 worker / (a): {ratio(rows['c1'], rows['a']):.2f}x, the median of the rounds' "
-        f"{rounds('a')} (target >= 0.9)\n(c) 1 worker / (b): {ratio(rows['c1'], rows['b']):.2f}x, "
-        f"the median of the rounds' {rounds('b')} (target >= 4)"
-    )
+    print()
+    for key, fed in (("c1", "one job at a time"), ("c1t", "2 jobs in flight")):
+        for base, target in (("a", 0.9), ("b", 4.0)):
+            value = ratio(rows[key], rows[base])
+            verdict = "met" if value >= target else "not met"
+            print(
+                f"(c) 1 worker, {fed} / ({base}): {value:.2f}x, the median of the rounds' "
+                f"{rounds(key, base)} (target >= {target:g}: {verdict})"
+            )
 
     if args.cold:
         cold = cold_runs(args.cold)
