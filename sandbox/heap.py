@@ -12,6 +12,9 @@ each chart 7.4 ms slower.  So:
 - a spare child, once warm, writes `PREFAULT_MB` of heap pages and frees them (`prefault`), on
   another core while the job before it runs.  The job's allocations then land in pages that are
   already its own: ~810 faults a chart, 1.6 ms slower than in-process (each chart's best of 3).
+  Writing more costs the spare time it may not have before a short job (its pages are fresh,
+  and on a VM fresh pages are slow): paired against 24 MiB over 8 rounds of 41 gallery charts,
+  12 MiB gave +0.9% charts/s (7 rounds of 8 ahead), 64 MiB -5.2% and none -1.1%.
 
 Only glibc is tuned (through `mallopt`, the process's own setting, so nothing a renderer starts
 with exec inherits it); elsewhere both are no-ops.  Stdlib only: ctypes.
@@ -29,7 +32,7 @@ MMAP_THRESHOLD = 32 << 20
 """glibc's largest mmap threshold on 64-bit: allocations below it come from the heap."""
 TRIM_THRESHOLD = 1 << 30
 """Free memory at the heap's top that glibc keeps before it gives any back (in effect: all)."""
-PREFAULT_MB = 24
+PREFAULT_MB = 12
 """Heap a spare makes its own for its job (below `MMAP_THRESHOLD`, or malloc would mmap it)."""
 MADV_POPULATE_WRITE = 23
 PAGE = os.sysconf("SC_PAGE_SIZE")

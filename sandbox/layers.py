@@ -16,7 +16,7 @@ A renderer module may declare, beside its `render` function:
   job would have copied on write are copied before its clock starts.  It returns the descriptors
   it opened that the job may keep (read-only files the job could open anyway, such as fonts);
   the jail closes every other one.  A warm-up that raises leaves no spare.  The spare then
-  makes 24 MiB of heap its own for the job's allocations (`sandbox.heap`) and its network
+  makes 12 MiB of heap its own for the job's allocations (`sandbox.heap`) and its network
   namespace (the one layer no job decides), waits for its job and enters the rest of the jail,
   ending where a freshly forked child ends.  In a pool run as root, spares warm up at idle
   priority and are back at normal priority before they say they are ready (or as soon as a job
