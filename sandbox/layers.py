@@ -21,6 +21,10 @@ A renderer module may declare, beside its `render` function:
   ending where a freshly forked child ends.  In a pool run as root, spares warm up at idle
   priority and are back at normal priority before they say they are ready (or as soon as a job
   waits for one).  Renderers without it get no spares.
+- `refresh_spare()`: with `warm_spare`, a cheaper start for later spares.  The first spare of a
+  worker that runs `warm_spare` lists the pages it wrote (`sandbox.heap.written_pages`); spares
+  forked after that copy those pages in a few system calls and call `refresh_spare()` instead,
+  for what else the drawing left ready (fonts, settings; the same descriptors returned).
 - `SANDBOX`: a dict, e.g. `{"preload": ["matplotlib.pyplot"], "defer_warm_up": True,
   "seccomp_allow": ["fork", "exec"], "skip": ["netns"], "read_paths": ["/usr/lib/chromium"]}`.
   `preload` names modules the worker must import before forking any job (a job's uid may not be

@@ -86,6 +86,9 @@ class Renderer:
     error: str = ""
     own_dirs: tuple[str, ...] = ()
     """Where the renderer's top-level package lives (real paths): fixed, so found once."""
+    spare_pages: bytes = b""
+    """The pages a spare's `warm_spare` made its own (`heap.written_pages`), listed by the first
+    spare that reported them: later spares copy these and call `refresh_spare` instead."""
 
 
 @dataclass
@@ -100,6 +103,8 @@ class Spare:
     """The write end the job goes down (-1 once it has been sent)."""
     fds: list[int]
     """Read ends: result, stdout, stderr."""
+    listing: int = -1
+    """Read end of the pipe a spare that draws its warm-up lists its pages down (-1: none)."""
 
 
 class Tail:
@@ -532,17 +537,26 @@ class Worker:
         pipes = [os.pipe() for _ in range(3)]  # result, stdout, stderr
         widen(pipes[0][0])
         control_read, control_write = os.pipe()
+        listing = (-1, -1)
+        if not renderer.spare_pages and callable(getattr(renderer.module, "refresh_spare", None)):
+            listing = os.pipe()
+            widen(listing[0])
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child
             os.close(control_write)
-            _spare(self, renderer, control_read, pipes)
+            if listing[0] >= 0:
+                os.close(listing[0])
+            _spare(self, renderer, control_read, pipes, listing[1])
         os.close(control_read)
+        if listing[1] >= 0:
+            os.close(listing[1])
         for _, write_end in pipes:
             os.close(write_end)
         reads = [read_end for read_end, _ in pipes]
-        self.spares.append(Spare(entry, pid, os.pidfd_open(pid), control_write, reads))
+        spare = Spare(entry, pid, os.pidfd_open(pid), control_write, reads, listing[0])
+        self.spares.append(spare)
 
     def _take_spare(self, entry: str) -> Spare | None:
         """The oldest spare, once it says it is warm, if the spares were forked for this
@@ -561,7 +575,19 @@ class Worker:
         if marker != SPARE_READY:
             self._discard(spare)
             return None
+        if spare.listing >= 0:
+            self._learn_pages(spare)
         return spare
+
+    def _learn_pages(self, spare: Spare) -> None:
+        """The pages a ready spare listed, for the spares forked from now on (once a renderer)."""
+        renderer = self.renderers.get(spare.entry)
+        try:
+            if renderer is not None and not renderer.spare_pages:
+                renderer.spare_pages = _read_listing(spare.listing)
+        finally:
+            os.close(spare.listing)
+            spare.listing = -1
 
     @staticmethod
     def _hurry(spare: Spare) -> None:
@@ -598,7 +624,7 @@ class Worker:
             os.waitid(os.P_PIDFD, spare.pidfd, os.WEXITED)
         except ChildProcessError:
             pass  # already reaped
-        for fd in (spare.pidfd, spare.control, *spare.fds):
+        for fd in (spare.pidfd, spare.control, spare.listing, *spare.fds):
             if fd >= 0:
                 os.close(fd)
 
@@ -804,10 +830,12 @@ def _child(
 
 
 def _spare(
-    worker: Worker, renderer: Renderer, control: int, pipes: list[tuple[int, int]]
+    worker: Worker, renderer: Renderer, control: int, pipes: list[tuple[int, int]], listing: int
 ) -> None:  # pragma: no cover - runs in the forked spare
     """A spare child: warm up, make its network namespace, say so, wait for the job, then run
-    it as `_child` does."""
+    it as `_child` does.  It warms up by copying the pages an earlier spare listed and calling
+    `refresh_spare`, or by `warm_spare`, and then lists the pages that wrote down `listing`
+    (when the worker gave it one: see `sandbox.heap`)."""
     code = 70
     try:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -815,7 +843,7 @@ def _spare(
         os.close(worker.proto_in)
         os.close(worker.proto_out)
         for older in worker.spares:  # the worker's ends of the spares forked before this one
-            for fd in (older.pidfd, older.control, *older.fds):
+            for fd in (older.pidfd, older.control, older.listing, *older.fds):
                 if fd >= 0:
                     os.close(fd)
         # Descriptors 0-3 become the job's stdio and result pipe (jail.redirect_stdio): taken
@@ -823,11 +851,15 @@ def _spare(
         while (placeholder := os.open(os.devnull, os.O_RDONLY)) < 4:
             pass
         os.close(placeholder)
+        listed = bool(renderer.spare_pages) and heap.own_pages(renderer.spare_pages) > 0
+        hook = "refresh_spare" if listed else "warm_spare"
         try:
-            kept = tuple(renderer.module.warm_spare() or ())
+            kept = tuple(getattr(renderer.module, hook)() or ())
+            if listing >= 0:
+                _write_listing(listing, heap.written_pages())
         except Exception:  # noqa: BLE001 - a failed warm-up only costs speed
             # Never ready: the worker discards this spare and forks the job afresh.
-            _log(f"warm_spare of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
+            _log(f"{hook} of {renderer.module.__name__} failed:\n{traceback.format_exc()}")
             code = 0
             return
         heap.prefault()  # pages for the job's allocations, made ours while the worker is busy
@@ -853,6 +885,33 @@ def _spare(
         _child(job, workdir, renderer, plan, worker.cache_dir, pipes, kept, early=True)
     finally:
         os._exit(code)
+
+
+def _write_listing(fd: int, pages: bytes) -> None:  # pragma: no cover - in the spare
+    """`pages` with its length ahead, or nothing when the pipe cannot take it whole at once
+    (the worker reads it only once this spare is ready: a write that waited would never end)."""
+    os.set_blocking(fd, False)
+    try:
+        os.write(fd, len(pages).to_bytes(8, "big") + pages)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_listing(fd: int) -> bytes:
+    """What `_write_listing` wrote (its spare is ready: it is all there), or b"" when it is not
+    whole."""
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    data = b"".join(chunks)
+    size = int.from_bytes(data[:8], "big")
+    return data[8:] if len(data) == 8 + size else b""
 
 
 def _idle_priority() -> bool:

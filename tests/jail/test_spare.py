@@ -23,6 +23,33 @@ CHART = DRAW + (
     "ax.annotate('peak', (1, 4))\n"
 )
 
+# A renderer whose jobs' titles say how their child was made ready: forked for the job, a spare
+# that drew its warm-up, or one that copied the pages an earlier spare listed.
+MARKED_RENDERER = """
+from dataclasses import replace
+
+from renderers.matplotlib import refresh_spare as _refresh, render as _render, warm_up
+from renderers.matplotlib import warm_spare as _warm
+
+HOW = "forked"
+
+
+def warm_spare():
+    global HOW
+    HOW = "drawn"
+    return _warm()
+
+
+def refresh_spare():
+    global HOW
+    HOW = "listed"
+    return _refresh()
+
+
+def render(job, workdir):
+    return _render(replace(job, source=job.source.replace("HOW", HOW)), workdir)
+"""
+
 # A renderer that lets its jobs start processes and has a spare warm-up: after such a job the
 # worker kills every process re-parented to it, and that must not include the spare.
 FORKING_RENDERER = """
@@ -61,7 +88,9 @@ def test_a_spare_child_renders_the_same_bytes_as_a_fresh_one(cache_dir: Path) ->
         WorkerPool(1, cache_dir=cache_dir, spares="on") as eager,
         WorkerPool(1, cache_dir=cache_dir, spares="off") as plain,
     ):
-        spared = [run(eager, CHART) for _ in range(3)]
+        # Jobs 2 and 3 in spares that drew their warm-up, 4 and 5 in spares that copied the
+        # pages the first of those listed (`sandbox.heap`).
+        spared = [run(eager, CHART) for _ in range(5)]
         forked = [run(plain, CHART) for _ in range(2)]
     for result in [*spared, *forked]:
         assert result.ok, result.failure
@@ -125,15 +154,33 @@ OPEN_FILES = DRAW + (
 )
 
 
+def test_spares_after_the_first_copy_its_listed_pages_instead_of_drawing(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    (tmp_path / "marked_renderer.py").write_text(MARKED_RENDERER)
+    job = Job(
+        renderer="marked_renderer:render",
+        source=DRAW + "ax.set_title('HOW')\n",
+        limits=Limits(wall_s=30),
+    )
+    with WorkerPool(1, python_path=[str(tmp_path)], cache_dir=cache_dir, spares="on") as eager:
+        titles = [title_of(eager.run(job)) for _ in range(2 + SPARES_AHEAD)]
+    # The first job's child is forked for it; the spares forked beside it draw (the first one
+    # taken lists its pages); every spare forked after that copies them.
+    assert titles == ["forked", *["drawn"] * SPARES_AHEAD, "listed"]
+
+
 def test_a_spare_hands_its_job_only_the_read_only_fonts_it_opened(cache_dir: Path) -> None:
     with WorkerPool(1, cache_dir=cache_dir, spares="on") as eager:
-        fresh, spared = run(eager, OPEN_FILES), run(eager, OPEN_FILES)
-    assert "sandbox_spare_wait_s" in spared.timings
+        # The last job's spare copied the pages an earlier one listed instead of drawing.
+        fresh, *spared = [run(eager, OPEN_FILES) for _ in range(2 + SPARES_AHEAD)]
     # A freshly forked job has nothing open besides stdio and its result pipe; a job in a spare
     # has the fonts the warm-up opened (regular files, read-only), and nothing else.
     assert title_of(fresh) == "none"
-    kept = title_of(spared).split()
-    assert kept and set(kept) == {"True:True"}
+    for result in spared:
+        assert "sandbox_spare_wait_s" in result.timings
+        kept = title_of(result).split()
+        assert kept and set(kept) == {"True:True"}
 
 
 def test_spares_are_dropped_for_another_renderer_and_die_with_the_worker(
