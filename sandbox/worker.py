@@ -833,9 +833,9 @@ def _spare(
     worker: Worker, renderer: Renderer, control: int, pipes: list[tuple[int, int]], listing: int
 ) -> None:  # pragma: no cover - runs in the forked spare
     """A spare child: warm up, make its network namespace, say so, wait for the job, then run
-    it as `_child` does.  It warms up by copying the pages an earlier spare listed and calling
-    `refresh_spare`, or by `warm_spare`, and then lists the pages that wrote down `listing`
-    (when the worker gave it one: see `sandbox.heap`)."""
+    it as `_child` does.  It warms up with `warm_spare` or, once an earlier spare has listed the
+    pages its `warm_spare` wrote, by copying those pages and calling `refresh_spare`.  Given a
+    `listing` pipe, it lists its own pages down it (see `sandbox.heap`)."""
     code = 70
     try:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -37,15 +37,20 @@ FAULTS = textwrap.dedent(
 )
 
 
-def faults(mode: str) -> int:
+def run_script(script: str, mode: str) -> str:
+    """What `script` printed, run in a fresh interpreter from the repository's root."""
     done = subprocess.run(
-        [sys.executable, "-c", FAULTS, mode],
+        [sys.executable, "-c", script, mode],
         capture_output=True,
         text=True,
         check=True,
         cwd=os.path.dirname(os.path.dirname(heap.__file__)),
     )
-    return int(done.stdout.strip())
+    return done.stdout
+
+
+def faults(mode: str) -> int:
+    return int(run_script(FAULTS, mode).strip())
 
 
 def test_a_prefaulted_child_writes_new_memory_without_faulting_it_in() -> None:
@@ -103,14 +108,7 @@ LISTED = textwrap.dedent(
 
 
 def listed_run(half: str) -> tuple[int, int, int]:
-    done = subprocess.run(
-        [sys.executable, "-c", LISTED, half],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=os.path.dirname(os.path.dirname(heap.__file__)),
-    )
-    size, owned, faulted = map(int, done.stdout.split())
+    size, owned, faulted = map(int, run_script(LISTED, half).split())
     return size, owned, faulted
 
 
