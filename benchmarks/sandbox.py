@@ -17,7 +17,7 @@ beyond matplotlib/numpy are left out, and so are the few that fail in-process), 
                    a pool with fewer workers than cores)
 
 One worker is fed two ways.  "1 worker" hands it one job at a time: the worker waits while the
-host checks each result and prepares the next job (~3 ms a chart).  "1 worker, 2 jobs in flight"
+host checks each result and prepares the next job (~2.5 ms a chart).  "1 worker, 2 jobs in flight"
 keeps a second job waiting, as `cocogen batch` feeds the pool (`GatedRunner`: twice as many jobs
 as workers), so the host checks one result while the worker runs the next job.  In-process
 rendering has no such split to overlap.  The targets (>= 0.9x (a), >= 4x (b)) are reported for

@@ -46,7 +46,7 @@ PREFAULT_MB = 12
 MADV_POPULATE_WRITE = 23
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LISTED_PAGES = (64 << 20) // PAGE
-"""At most this many pages are listed (`written_pages`): what a later spare may copy."""
+"""`written_pages` stops at the run that reaches this many pages: what a later spare copies."""
 _PRESENT, _EXCLUSIVE = 1 << 63, 1 << 56
 
 
@@ -138,8 +138,8 @@ def written_pages() -> bytes:
                     runs.extend((start + run * PAGE, i - run))
                     listed += i - run
                     run = -1
-            if listed >= MAX_LISTED_PAGES:
-                break
+                    if listed >= MAX_LISTED_PAGES:
+                        return runs.tobytes()
     except OSError:
         return b""
     finally:

@@ -888,8 +888,9 @@ def _spare(
 
 
 def _write_listing(fd: int, pages: bytes) -> None:  # pragma: no cover - in the spare
-    """`pages` with its length ahead, or nothing when the pipe cannot take it whole at once
-    (the worker reads it only once this spare is ready: a write that waited would never end)."""
+    """`pages` with its length ahead, written without waiting: the worker reads it only once
+    this spare is ready, so a write that waited for room would never end.  What the pipe could
+    not take whole, the worker's `_read_listing` drops."""
     os.set_blocking(fd, False)
     try:
         os.write(fd, len(pages).to_bytes(8, "big") + pages)
@@ -945,7 +946,7 @@ def _rss_kb() -> int:
             statm = os.read(fd, 256)
         finally:
             os.close(fd)
-        return int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+        return int(statm.split()[1]) * heap.PAGE // 1024
     except (OSError, ValueError, IndexError):
         return 0
 
